@@ -1,0 +1,41 @@
+# talkcli developer entry points. `make demo` and `make test` install what they need.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: install demo test test-fast lint bench bench-motion bench-render clean
+
+# Torch is pinned and installed first: an unpinned torch would pull GBs of CUDA packages.
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/talkcli demo -o demo.mp4 --overwrite
+
+test: $(STAMP)
+	$(VENV)/bin/pytest -q
+
+test-fast: $(STAMP)
+	$(VENV)/bin/pytest -q -m "not slow"
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check talkcli tests bench scripts
+	$(VENV)/bin/mypy talkcli
+
+bench: bench-motion bench-render
+
+bench-motion: $(STAMP)
+	$(PY) bench/motion_quality.py
+
+bench-render: $(STAMP)
+	$(PY) bench/render_speed.py
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache demo.mp4

@@ -1,0 +1,1 @@
+"""MediaPipe .tflite models shipped with talkcli (see NOTICE)."""

@@ -1,0 +1,1 @@
+"""Motion presets (YAML) shipped with talkcli."""

@@ -1,0 +1,1 @@
+"""Embedded sample portrait and speech for `talkcli demo`."""

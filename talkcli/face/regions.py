@@ -1,0 +1,39 @@
+"""Named landmark index sets of the MediaPipe 468-point face mesh.
+
+"left"/"right" are the subject's own (the subject's left eye is on the image right).
+Contours are ordered loops (first point not repeated).
+"""
+
+from __future__ import annotations
+
+LIPS_OUTER_UPPER = (61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291)
+LIPS_OUTER_LOWER = (61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291)
+LIPS_INNER_UPPER = (78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308)
+LIPS_INNER_LOWER = (78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308)
+LIPS_OUTER = LIPS_OUTER_UPPER + tuple(reversed(LIPS_OUTER_LOWER[1:-1]))
+LIPS_INNER = LIPS_INNER_UPPER + tuple(reversed(LIPS_INNER_LOWER[1:-1]))
+MOUTH_CORNERS = (61, 291)          # outer corners: subject's right, left
+INNER_LIP_MID = (13, 14)           # upper, lower inner-lip midpoints
+
+EYE_RIGHT_UPPER = (33, 246, 161, 160, 159, 158, 157, 173, 133)
+EYE_RIGHT_LOWER = (33, 7, 163, 144, 145, 153, 154, 155, 133)
+EYE_LEFT_UPPER = (263, 466, 388, 387, 386, 385, 384, 398, 362)
+EYE_LEFT_LOWER = (263, 249, 390, 373, 374, 380, 381, 382, 362)
+EYE_RIGHT = EYE_RIGHT_UPPER + tuple(reversed(EYE_RIGHT_LOWER[1:-1]))
+EYE_LEFT = EYE_LEFT_UPPER + tuple(reversed(EYE_LEFT_LOWER[1:-1]))
+EYE_RIGHT_CORNERS = (33, 133)      # outer, inner
+EYE_LEFT_CORNERS = (263, 362)      # outer, inner
+EYE_RIGHT_LIDS = (159, 145)        # upper, lower lid midpoints
+EYE_LEFT_LIDS = (386, 374)
+
+BROW_RIGHT = (46, 53, 52, 65, 55, 70, 63, 105, 66, 107)
+BROW_LEFT = (276, 283, 282, 295, 285, 300, 293, 334, 296, 336)
+
+FACE_OVAL = (10, 338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288, 397, 365, 379, 378,
+             400, 377, 152, 148, 176, 149, 150, 136, 172, 58, 132, 93, 234, 127, 162, 21,
+             54, 103, 67, 109)
+JAW_LINE = (234, 93, 132, 58, 172, 136, 150, 149, 176, 148, 152, 377, 400, 378, 379, 365,
+            397, 288, 361, 323, 454)
+CHIN = 152
+FOREHEAD = 10
+NOSE_TIP = 1

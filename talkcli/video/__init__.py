@@ -1,0 +1,1 @@
+"""video stage (see DESIGN §2)."""
