@@ -6,6 +6,7 @@ import functools
 import hashlib
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from talkcli.errors import EnvironmentProblem
 
@@ -68,7 +69,7 @@ def verify_all() -> dict[str, str]:
     return report
 
 
-def load_interpreter(name: str, num_threads: int = 2):  # type: ignore[no-untyped-def]
+def load_interpreter(name: str, num_threads: int = 2) -> Any:
     """A ready ai-edge-litert Interpreter for a verified model."""
     from ai_edge_litert.interpreter import Interpreter
 

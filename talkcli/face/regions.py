@@ -37,3 +37,11 @@ JAW_LINE = (234, 93, 132, 58, 172, 136, 150, 149, 176, 148, 152, 377, 400, 378, 
 CHIN = 152
 FOREHEAD = 10
 NOSE_TIP = 1
+
+# Mesh indices of the first 16 eye-contour points of the iris model, in its output order
+# (lower lid corner to corner, then the upper lid without corners); MediaPipe's
+# UpdateFaceLandmarksCalculator uses the same table. FaceRig.eye_right/eye_left follow it.
+EYE_RIGHT_REFINED = (33, 7, 163, 144, 145, 153, 154, 155, 133,
+                     246, 161, 160, 159, 158, 157, 173)
+EYE_LEFT_REFINED = (263, 249, 390, 373, 374, 380, 381, 382, 362,
+                    466, 388, 387, 386, 385, 384, 398)
