@@ -1,0 +1,226 @@
+"""Timed phones from speech with pocketsphinx (DESIGN §1).
+
+Without a transcript: all-phone decoding (context-independent phones, beam = pbeam =
+1e-20, lw 2.0), run on segments of at most ~30 s cut at the quietest point, which bounds
+memory and keeps one bad stretch (the "collapse" failure) from spoiling the rest.
+With a transcript: word-level forced alignment (`set_align_text`) over the clip; words
+missing from the dictionary are dropped; if alignment fails, all-phone is used.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import re
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from talkcli.errors import EnvironmentProblem
+from talkcli.timing import SAMPLE_RATE
+
+log = logging.getLogger(__name__)
+
+PS_RATE = 100  # pocketsphinx frames per second
+MAX_SEGMENT_S = 30.0
+MIN_SEGMENT_S = 12.0
+MAX_ALIGN_S = 300.0  # forced alignment over longer clips falls back to all-phone
+_LOCK = threading.Lock()  # the cached decoders are shared: one utterance at a time
+
+
+@dataclass(frozen=True)
+class Phone:
+    """A phone (CMU ARPAbet, lower case; "sil" for silence/noise) from start to end seconds."""
+
+    phone: str
+    start: float
+    end: float
+
+
+def _model_paths() -> tuple[str, str, str]:
+    try:
+        import pocketsphinx
+    except ImportError as exc:  # pragma: no cover - a dependency
+        raise EnvironmentProblem(f"pocketsphinx is not installed: {exc}") from None
+    root = pocketsphinx.get_model_path()
+    hmm = os.path.join(root, "en-us", "en-us")
+    lm = os.path.join(root, "en-us", "en-us-phone.lm.bin")
+    dic = os.path.join(root, "en-us", "cmudict-en-us.dict")
+    for p in (hmm, lm, dic):
+        if not os.path.exists(p):
+            raise EnvironmentProblem(f"pocketsphinx model file missing: {p}")
+    return hmm, lm, dic
+
+
+@functools.cache
+def _allphone_decoder() -> tuple[Any, str]:
+    from pocketsphinx import Decoder
+
+    hmm, lm, _ = _model_paths()
+    dec = Decoder(hmm=hmm, allphone=lm, beam=1e-20, pbeam=1e-20, lw=2.0,
+                  samprate=SAMPLE_RATE, loglevel="FATAL")
+    return dec, dec.get_cmn(False)
+
+
+@functools.cache
+def _align_decoder() -> tuple[Any, str]:
+    from pocketsphinx import Decoder
+
+    hmm, _, dic = _model_paths()
+    dec = Decoder(hmm=hmm, dict=dic, samprate=SAMPLE_RATE, bestpath=False, loglevel="FATAL")
+    return dec, dec.get_cmn(False)
+
+
+def _decode(dec: Any, cmn: str, data: bytes) -> None:
+    """One utterance from a fresh front end and the initial cepstral mean: CMN state would
+    otherwise carry over from the previous call and make results depend on history."""
+    dec.reinit_feat()
+    dec.set_cmn(cmn)
+    dec.start_utt()
+    dec.process_raw(data, full_utt=True)
+    dec.end_utt()
+
+
+def _norm(name: str) -> str:
+    p = name.lower()
+    p = re.sub(r"\d", "", p)
+    if p in ("sil", "<sil>", "+nsn+", "+spn+", "nsn", "spn", "+garbage+", "<s>", "</s>") or \
+            p.startswith("+"):
+        return "sil"
+    return p
+
+
+def _pcm16(audio: np.ndarray) -> bytes:
+    """16-bit PCM with a fixed, tiny dither: digital silence (exact zeros, common in
+    synthetic speech) breaks pocketsphinx's feature normalisation and alignment."""
+    dither = np.random.default_rng(20240601).normal(0.0, 2.0, audio.shape[0])
+    pcm = np.clip(audio, -1.0, 1.0) * 32767.0 + dither
+    return np.clip(np.round(pcm), -32768, 32767).astype("<i2").tobytes()
+
+
+def _cut_points(n_samples: int, rms_db: np.ndarray | None) -> list[int]:
+    """Segment boundaries (samples) at most MAX_SEGMENT_S apart, at the quietest 10 ms."""
+    cuts = [0]
+    hop = SAMPLE_RATE // PS_RATE
+    while n_samples - cuts[-1] > MAX_SEGMENT_S * SAMPLE_RATE:
+        lo = cuts[-1] + int(MIN_SEGMENT_S * SAMPLE_RATE)
+        hi = cuts[-1] + int(MAX_SEGMENT_S * SAMPLE_RATE)
+        if rms_db is not None and rms_db.size:
+            k0, k1 = lo // hop, min(hi // hop, rms_db.size)
+            if k1 > k0:
+                # quietest 200 ms stretch
+                win = np.convolve(rms_db[k0:k1], np.ones(20) / 20, mode="same")
+                cuts.append((k0 + int(np.argmin(win))) * hop)
+                continue
+        cuts.append(hi)
+    cuts.append(n_samples)
+    return cuts
+
+
+def allphone(audio: np.ndarray, rms_db: np.ndarray | None = None) -> list[Phone]:
+    """All-phone recognition in ≤ 30 s segments."""
+    with _LOCK:
+        return _allphone(audio, rms_db)
+
+
+def _allphone(audio: np.ndarray, rms_db: np.ndarray | None) -> list[Phone]:
+    dec, cmn = _allphone_decoder()
+    out: list[Phone] = []
+    cuts = _cut_points(int(audio.shape[0]), rms_db)
+    for s0, s1 in zip(cuts[:-1], cuts[1:], strict=True):
+        if s1 - s0 < SAMPLE_RATE // 10:
+            out.append(Phone("sil", s0 / SAMPLE_RATE, s1 / SAMPLE_RATE))
+            continue
+        _decode(dec, cmn, _pcm16(audio[s0:s1]))
+        off = s0 / SAMPLE_RATE
+        for seg in dec.seg():
+            start = off + seg.start_frame / PS_RATE
+            end = off + (seg.end_frame + 1) / PS_RATE
+            out.append(Phone(_norm(seg.word), start, min(end, s1 / SAMPLE_RATE)))
+    return _fill(out, audio.shape[0] / SAMPLE_RATE)
+
+
+def _fill(phones: list[Phone], duration: float) -> list[Phone]:
+    """Sort, clip to [0, duration] and fill gaps with silence."""
+    phones = sorted(phones, key=lambda p: p.start)
+    out: list[Phone] = []
+    t = 0.0
+    for p in phones:
+        s, e = max(p.start, t), min(p.end, duration)
+        if s - t > 1e-6:
+            out.append(Phone("sil", t, s))
+        if e > s:
+            out.append(Phone(p.phone, s, e))
+            t = e
+    if duration - t > 1e-6:
+        out.append(Phone("sil", t, duration))
+    return out
+
+
+def transcript_words(text: str) -> list[str]:
+    text = text.lower().replace("’", "'")
+    return [w.strip("'") for w in re.findall(r"[a-z0-9']+", text) if w.strip("'")]
+
+
+def align(audio: np.ndarray, transcript: str) -> list[Phone] | None:
+    """Forced alignment of a known transcript; None when it cannot be done."""
+    with _LOCK:
+        return _align(audio, transcript)
+
+
+def _align(audio: np.ndarray, transcript: str) -> list[Phone] | None:
+    duration = audio.shape[0] / SAMPLE_RATE
+    if duration > MAX_ALIGN_S:
+        log.warning("transcript alignment is limited to %.0f s; using all-phone", MAX_ALIGN_S)
+        return None
+    dec, cmn = _align_decoder()
+    words = [w for w in transcript_words(transcript) if dec.lookup_word(w) is not None]
+    if not words:
+        return None
+    data = _pcm16(audio)
+    try:
+        dec.set_align_text(" ".join(words))
+        _decode(dec, cmn, data)
+        dec.set_alignment()
+        _decode(dec, cmn, data)
+        alignment = dec.get_alignment()
+    except (RuntimeError, ValueError) as exc:
+        log.warning("forced alignment failed (%s); using all-phone", exc)
+        return None
+    if alignment is None:
+        return None
+    out: list[Phone] = []
+    for word in alignment:
+        for ph in word:
+            start = ph.start / PS_RATE
+            out.append(Phone(_norm(ph.name), start, start + ph.duration / PS_RATE))
+    if not out:
+        return None
+    return _fill(out, duration)
+
+
+def recognise(audio: np.ndarray, transcript: str | None = None,
+              rms_db: np.ndarray | None = None) -> list[Phone]:
+    """Timed phones: forced alignment when a transcript is given, else all-phone."""
+    audio = np.asarray(audio, dtype=np.float32)
+    if audio.size < SAMPLE_RATE // 10 or max(float(audio.max()), -float(audio.min())) < 1e-4:
+        return [Phone("sil", 0.0, audio.shape[0] / SAMPLE_RATE)]
+    if transcript and transcript.strip():
+        phones = align(audio, transcript)
+        if phones is not None:
+            return phones
+    return allphone(audio, rms_db)
+
+
+def phone_labels(phones: list[Phone], frames: int, rate: float) -> np.ndarray:
+    """Phone name per analysis frame (frame k at time k / rate)."""
+    labels = np.full(frames, "sil", dtype=object)
+    for p in phones:
+        k0 = max(0, int(round(p.start * rate)))
+        k1 = min(frames, int(round(p.end * rate)))
+        if k1 > k0:
+            labels[k0:k1] = p.phone
+    return labels

@@ -1,0 +1,122 @@
+"""`talkcli motion AUDIO -o MOTION.npz`: speech -> per-frame motion latents (DESIGN §4)."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+import typer
+
+from talkcli.cli.app import app, err_console, guarded
+from talkcli.errors import InvalidInputError, UsageError
+from talkcli.timing import DEFAULT_FPS, MAX_FPS, MIN_FPS, SAMPLE_RATE
+
+
+def read_transcript(value: str | None) -> str | None:
+    """--transcript: a text file (or, if no such file and it does not look like a path, the
+    text itself)."""
+    if value is None:
+        return None
+    p = Path(value)
+    if p.is_file():
+        try:
+            return p.read_text(encoding="utf-8", errors="replace")
+        except OSError as exc:
+            raise InvalidInputError(f"cannot read transcript {p}: {exc}") from None
+    if p.is_dir():
+        raise InvalidInputError(f"transcript path is a directory: {p}")
+    if "/" in value or value.lower().endswith(".txt"):
+        raise InvalidInputError(f"transcript file not found: {p}")
+    return value
+
+
+def check_output(path: Path, overwrite: bool, suffix: str) -> None:
+    if path.exists() and not overwrite:
+        raise UsageError(f"{path} exists; pass --overwrite to replace it")
+    if path.is_dir():
+        raise UsageError(f"output {path} is a directory")
+    if not path.parent.exists():
+        raise UsageError(f"output directory does not exist: {path.parent}")
+    if path.suffix.lower() != suffix:
+        raise UsageError(f"output {path} must end in {suffix}")
+
+
+def atomic_write(path: Path, write: Callable[[BinaryIO], None]) -> None:
+    """Call write(file_object) on a temp file next to `path`, then rename into place."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            write(fh)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+@app.command()
+@guarded
+def motion(
+    audio: Path = typer.Argument(..., help="Speech audio (WAV, FLAC, OGG, MP3, M4A, a video...)."),
+    output: Path = typer.Option(..., "-o", "--output", help="Output .npz (DESIGN §4)."),
+    preset: str = typer.Option(None, "--preset", help="Preset name or YAML file."),
+    set_: list[str] = typer.Option([], "--set", help="Override one preset key: KEY=VALUE."),
+    transcript: str = typer.Option(None, "--transcript", help="Text file with the words."),
+    fps: float = typer.Option(DEFAULT_FPS, "--fps", help="Frames per second."),
+    seed: int = typer.Option(0, "--seed", help="Seed for head motion, blinks and gaze."),
+    plot: Path = typer.Option(None, "--plot", help="Also write an overview PNG."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing outputs."),
+    json_out: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
+) -> None:
+    """Turn speech into per-frame motion latents (.npz) and optionally a plot."""
+    from talkcli.audio.io import load_audio
+    from talkcli.config import load_preset
+    from talkcli.motion.generator import MotionGenerator
+
+    started = time.perf_counter()
+    if not MIN_FPS <= fps <= MAX_FPS:
+        raise UsageError(f"--fps must be between {MIN_FPS} and {MAX_FPS}, got {fps:g}")
+    check_output(output, overwrite, ".npz")
+    if plot is not None:
+        check_output(plot, overwrite, ".png")
+    cfg = load_preset(preset, set_)
+    text = read_transcript(transcript)
+    samples = load_audio(audio)
+    gen = MotionGenerator(cfg, fps=fps, seed=seed)
+    analysis = gen.analyse(samples, text)
+    track = gen.generate_from(analysis)
+
+    def write_npz(fh: BinaryIO) -> None:
+        np.savez(fh, fps=np.float32(track.fps), channels=np.array(track.channels),
+                 values=track.values.astype(np.float32))
+
+    atomic_write(output, write_npz)
+    if plot is not None:
+        from talkcli.motion.plot import plot_motion
+
+        tmp_plot = plot.with_name(f".{plot.name}.tmp.png")
+        try:
+            plot_motion(tmp_plot, samples, track, analysis)
+            os.replace(tmp_plot, plot)
+        finally:
+            if tmp_plot.exists():
+                tmp_plot.unlink()
+    elapsed = time.perf_counter() - started
+    duration = samples.shape[0] / SAMPLE_RATE
+    if json_out:
+        typer.echo(json.dumps({
+            "output": str(output), "frames": track.frames, "fps": fps,
+            "duration_s": round(duration, 3), "channels": list(track.channels),
+            "preset": cfg.name, "seed": seed, "transcript": text is not None,
+            "phones": sum(1 for p in analysis.phones if p.phone != "sil"),
+            "plot": str(plot) if plot is not None else None, "elapsed_s": round(elapsed, 3),
+        }))
+    else:
+        err_console.print(f"wrote {output}: {track.frames} frames at {fps:g} fps "
+                          f"({duration:.2f} s of audio) in {elapsed:.1f} s")

@@ -1,0 +1,226 @@
+"""Lips: timed phones + acoustic cues -> jaw_open, mouth_round, mouth_wide, lips_press.
+
+The recipe follows DESIGN §1: a phone -> opening table by vowel height, scaled by
+(0.5 + 0.5 RMS / loud RMS), Gaussian smoothing (σ 30 ms, only 10 ms inside p/b/m so
+closures are held), the mouth leading the audio by 40 ms; visemes for rounding, spread
+and closure; an acoustic track where the recogniser is clearly wrong (one phone for more
+than a second of speech) and acoustic closure cues (stop gap + burst, nasal murmur)
+fused with the recogniser's p/b/m. Everything runs on the 100 Hz analysis grid and is
+seed-independent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.ndimage import gaussian_filter1d, maximum_filter1d, minimum_filter1d
+
+from talkcli.audio.features import RATE, Features
+from talkcli.audio.phones import Phone, phone_labels
+
+LEAD_S = 0.04  # the mouth leads the audio
+SIGMA_S = 0.030
+SIGMA_CLOSURE_S = 0.010
+SIGMA_ROUND_S = 0.050  # rounding spreads further (anticipatory coarticulation)
+SIGMA_WIDE_S = 0.040
+FALLBACK_S = 1.0
+
+# phone -> (open, round, wide, press)
+VISEMES: dict[str, tuple[float, float, float, float]] = {
+    "aa": (1.00, 0.0, 0.1, 0), "ae": (0.90, 0.0, 0.5, 0), "aw": (0.90, 0.4, 0.1, 0),
+    "ay": (0.90, 0.0, 0.3, 0), "ah": (0.80, 0.0, 0.1, 0), "ao": (0.80, 0.6, 0.0, 0),
+    "eh": (0.65, 0.0, 0.5, 0), "ey": (0.60, 0.0, 0.7, 0), "er": (0.50, 0.4, 0.0, 0),
+    "ow": (0.50, 0.8, 0.0, 0), "oy": (0.55, 0.6, 0.1, 0), "ih": (0.45, 0.0, 0.6, 0),
+    "uh": (0.40, 0.6, 0.0, 0), "iy": (0.35, 0.0, 1.0, 0), "uw": (0.30, 1.0, 0.0, 0),
+    "w": (0.20, 1.0, 0.0, 0), "f": (0.10, 0.0, 0.2, 0.4), "v": (0.10, 0.0, 0.2, 0.4),
+    "p": (0.0, 0.0, 0.0, 1.0), "b": (0.0, 0.0, 0.0, 1.0), "m": (0.0, 0.0, 0.0, 1.0),
+    "sil": (0.0, 0.0, 0.0, 0.0),
+    "hh": (0.45, 0.0, 0.1, 0), "l": (0.35, 0.0, 0.2, 0), "r": (0.30, 0.5, 0.0, 0),
+    "y": (0.30, 0.0, 0.7, 0), "t": (0.30, 0.0, 0.3, 0), "d": (0.30, 0.0, 0.3, 0),
+    "n": (0.30, 0.0, 0.3, 0), "k": (0.35, 0.0, 0.2, 0), "g": (0.35, 0.0, 0.2, 0),
+    "ng": (0.35, 0.0, 0.2, 0), "s": (0.25, 0.0, 0.6, 0), "z": (0.25, 0.0, 0.6, 0),
+    "sh": (0.30, 0.6, 0.0, 0), "zh": (0.30, 0.6, 0.0, 0), "ch": (0.30, 0.5, 0.0, 0),
+    "jh": (0.30, 0.5, 0.0, 0), "th": (0.30, 0.0, 0.3, 0), "dh": (0.30, 0.0, 0.3, 0),
+}
+BILABIAL = frozenset({"p", "b", "m"})
+VOWELS = frozenset({"aa", "ae", "aw", "ay", "ah", "ao", "eh", "ey", "er", "ow", "oy", "ih",
+                    "uh", "iy", "uw"})
+STOPS_NASALS = frozenset({"p", "b", "m", "t", "d", "k", "g", "n", "ng", "sil", "hh", "f", "v"})
+
+
+@dataclass(frozen=True)
+class LipTrack:
+    """Lip channels on the 100 Hz analysis grid (already led by LEAD_S)."""
+
+    jaw_open: np.ndarray
+    mouth_round: np.ndarray
+    mouth_wide: np.ndarray
+    lips_press: np.ndarray
+    labels: np.ndarray  # phone label per analysis frame (not led)
+    closure_cue: np.ndarray  # acoustic closure evidence 0-1 (not led)
+
+    def sample(self, fps: float, frames: int) -> dict[str, np.ndarray]:
+        """Channel values at video frame times t_i = i / fps (linear interpolation)."""
+        t = np.arange(frames, dtype=np.float64) * (RATE / fps)
+        k = np.arange(self.jaw_open.shape[0], dtype=np.float64)
+        out = {}
+        for name in ("jaw_open", "mouth_round", "mouth_wide", "lips_press"):
+            out[name] = np.interp(t, k, getattr(self, name)).astype(np.float32)
+        return out
+
+
+def _table(labels: np.ndarray) -> np.ndarray:
+    uniq, inv = np.unique(labels.astype(str), return_inverse=True)
+    rows = np.array([VISEMES.get(u, (0.35, 0.0, 0.2, 0.0)) for u in uniq], dtype=np.float64)
+    return rows[inv]  # (N, 4)
+
+
+def acoustic_track(f: Features) -> np.ndarray:
+    """(N, 4) opening/round/wide/press targets from acoustics alone (any language, singing)."""
+    span = max(f.peak_db - f.floor_db, 6.0)
+    loud = np.clip((f.rms_db - (f.peak_db - 0.75 * span)) / (0.75 * span), 0, 1)
+    voiced = np.clip((f.voicing - 0.4) / 0.4, 0, 1)
+    opening = loud * (0.35 + 0.65 * voiced)
+    # dark (low-centroid) voiced sound reads as rounded, bright voiced as spread
+    cen = gaussian_filter1d(f.centroid.astype(np.float64), 3)
+    rnd = np.clip((1200.0 - cen) / 700.0, 0, 1) * voiced * 0.7
+    wide = np.clip((cen - 1800.0) / 1500.0, 0, 1) * 0.6
+    out = np.stack([opening, rnd, wide, np.zeros_like(opening)], axis=1)
+    return np.where(f.vad[:, None], out, 0.0)
+
+
+def closure_cues(f: Features) -> np.ndarray:
+    """0-1 evidence that the lips are closed: stop gaps before a burst, nasal murmur."""
+    db = gaussian_filter1d(f.rms_db.astype(np.float64), 1.0)
+    n = db.shape[0]
+    speechy = maximum_filter1d(f.vad.astype(np.uint8), size=31).astype(bool)
+    # stop closure: a dip at least 12 dB below the loud parts around it, 30-200 ms long,
+    # ending in a fast rise (the release burst)
+    # the 150 ms before / after each frame (nothing loud outside the clip)
+    before = maximum_filter1d(db, size=15, origin=7, mode="constant", cval=-200.0)
+    after = maximum_filter1d(db, size=15, origin=-7, mode="constant", cval=-200.0)
+    dip = ((before - db) > 12.0) & ((after - db) > 12.0) & (before > f.floor_db + 15.0)
+    rise = np.zeros(n)
+    rise[:-3] = db[3:] - db[:-3]
+    burst_after = maximum_filter1d(rise, size=5, origin=-2) > 9.0
+    cue_stop = np.zeros(n)
+    k = 0
+    while k < n:
+        if dip[k] and speechy[k]:
+            j = k
+            while j < n and dip[j]:
+                j += 1
+            dur = j - k
+            if 3 <= dur <= 20 and j < n and burst_after[min(j, n - 1)]:
+                cue_stop[k:j] = 1.0
+            k = j
+        else:
+            k += 1
+    # nasal murmur: voiced, energy concentrated below 500 Hz, weaker than the vowels near
+    local = maximum_filter1d(db, size=21)
+    murmur = ((f.low_frac > 0.85) & (f.voicing > 0.5) & (f.hf_db < -25.0)
+              & ((local - db) > 4.0) & f.vad)
+    murmur = minimum_filter1d(maximum_filter1d(murmur.astype(np.uint8), 2), 2).astype(bool)
+    return np.maximum(cue_stop, 0.8 * murmur.astype(np.float64))
+
+
+def _runs(labels: np.ndarray, names: tuple[str, ...]) -> list[tuple[int, int]]:
+    """(start, end) frame ranges of consecutive labels in `names`."""
+    hit = np.isin(labels.astype(str), list(names)).astype(np.int8)
+    edges = np.diff(np.concatenate([[0], hit, [0]]))
+    return list(zip(np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist(),
+                    strict=True))
+
+
+def _long_runs(labels: np.ndarray, vad: np.ndarray, min_len: int) -> np.ndarray:
+    """Mask of non-silent runs of one phone longer than min_len frames."""
+    n = labels.shape[0]
+    mask = np.zeros(n, bool)
+    k = 0
+    while k < n:
+        j = k + 1
+        while j < n and labels[j] == labels[k]:
+            j += 1
+        if j - k > min_len and (labels[k] != "sil" or vad[k:j].mean() > 0.6):
+            mask[k:j] = True
+        k = j
+    return mask
+
+
+def _smooth(x: np.ndarray, sigma_s: float) -> np.ndarray:
+    return gaussian_filter1d(x, sigma_s * RATE, mode="nearest")
+
+
+def _lead(x: np.ndarray) -> np.ndarray:
+    s = int(round(LEAD_S * RATE))
+    if s <= 0:
+        return x
+    return np.concatenate([x[s:], np.repeat(x[-1:], s)])
+
+
+def lip_track(phones: list[Phone], f: Features, intensity: float = 1.0) -> LipTrack:
+    """The four lip channels on the 100 Hz grid."""
+    n = f.frames
+    labels = phone_labels(phones, n, RATE)
+    tgt = _table(labels)
+    # a stop closure longer than ~0.2 s is a pause the recogniser called p/b: lips rest
+    # closed and press only just before the release
+    for k0, k1 in _runs(labels, ("p", "b")):
+        if k1 - k0 > 20:
+            tgt[k0 : k1 - 15] = 0.0
+
+    # recogniser collapse or non-English speech: acoustic track for long one-phone runs,
+    # and for stretches labelled silence although the audio is plainly voiced speech
+    long_run = _long_runs(labels, f.vad, int(FALLBACK_S * RATE))
+    ac = acoustic_track(f)
+    tgt = np.where(long_run[:, None], ac, tgt)
+    sil_voiced = (labels == "sil") & f.vad & (f.voicing > 0.6)
+    sil_voiced = minimum_filter1d(sil_voiced.astype(np.uint8), 8).astype(bool)
+    sil_voiced = maximum_filter1d(sil_voiced.astype(np.uint8), 8).astype(bool)
+    tgt = np.where(sil_voiced[:, None], ac, tgt)
+
+    # fuse closures: recogniser p/b/m, plus acoustic closure cues where the recogniser
+    # heard a stop, nasal or labial nearby (it often confuses p/b/m with t/k/n)
+    cue = closure_cues(f)
+    near_stop = maximum_filter1d(np.isin(labels.astype(str), list(STOPS_NASALS)).astype(np.uint8),
+                                 size=7).astype(bool)
+    press_ac = np.where(near_stop & ~long_run, cue, 0.0)
+    press_ac = np.where(long_run, cue * 0.6, press_ac)
+    press = np.maximum(tgt[:, 3], press_ac)
+    opening = tgt[:, 0] * (1.0 - press)
+    rnd = tgt[:, 1] * (1.0 - press)
+    wide = tgt[:, 2] * (1.0 - press)
+
+    # loudness scaling of the opening (0.5 + 0.5 RMS / loud RMS)
+    active = f.rms[f.vad]
+    ref = float(np.percentile(active, 95)) if active.size else float(np.max(f.rms) + 1e-9)
+    # quiet consonants (s, t, n...) still show the teeth: they are scaled more gently
+    level = np.clip(f.rms / max(ref, 1e-6), 0, 1.2)
+    vowel = np.isin(labels.astype(str), list(VOWELS)) | long_run | sil_voiced
+    opening = opening * np.where(vowel, 0.5 + 0.5 * level, 0.7 + 0.3 * level)
+
+    # silence: mouth settles closed and still (relaxed: no press)
+    still = ~maximum_filter1d(f.vad.astype(np.uint8), size=5).astype(bool)
+    opening = np.where(still, 0.0, opening)
+    rnd = np.where(still, 0.0, rnd)
+    wide = np.where(still, 0.0, wide)
+    press = np.where(still, 0.0, press)
+
+    closed = press > 0.5
+    m = _smooth(closed.astype(np.float64), SIGMA_CLOSURE_S)
+    m = np.clip(m * 2.0, 0, 1)  # inside closures use the short kernel
+    opening = (1 - m) * _smooth(opening, SIGMA_S) + m * _smooth(opening, SIGMA_CLOSURE_S)
+    press_s = (1 - m) * _smooth(press, SIGMA_S) + m * _smooth(press, SIGMA_CLOSURE_S)
+    rnd = _smooth(rnd, SIGMA_ROUND_S)
+    wide = _smooth(wide, SIGMA_WIDE_S)
+
+    g = float(intensity)
+    return LipTrack(
+        jaw_open=np.clip(_lead(opening) * g, 0, 1),
+        mouth_round=np.clip(_lead(rnd) * min(g, 1.0) ** 0.5, 0, 1),
+        mouth_wide=np.clip(_lead(wide) * min(g, 1.0) ** 0.5, 0, 1),
+        lips_press=np.clip(_lead(press_s), 0, 1),
+        labels=labels,
+        closure_cue=cue,
+    )
