@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install demo test test-fast lint bench bench-motion bench-render clean
+.PHONY: install demo test test-fast lint bench bench-motion bench-render bench-realism clean
 
 # Torch is pinned and installed first: an unpinned torch would pull GBs of CUDA packages.
 $(STAMP): pyproject.toml
@@ -29,10 +29,17 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check talkcli tests bench scripts
 	$(VENV)/bin/mypy talkcli
 
-bench: bench-motion bench-render
+bench: bench-motion bench-render bench-realism
 
+# The lip benchmark needs espeak-ng (phone timings); it skips itself cleanly without it.
 bench-motion: $(STAMP)
+	@command -v espeak-ng >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq \
+	  && apt-get install -y -qq espeak-ng >/dev/null; } || echo "espeak-ng unavailable"
 	$(PY) bench/motion_quality.py
+
+# Needs ../shared/dev-assets (real talking videos); skips itself cleanly without them.
+bench-realism: $(STAMP)
+	$(PY) bench/realism.py
 
 bench-render: $(STAMP)
 	$(PY) bench/render_speed.py

@@ -18,6 +18,9 @@ SPEECH_STD = np.array([5.6, 5.0, 5.2])  # yaw, pitch, roll
 IDLE_STD = np.array([2.2, 1.6, 1.6])
 TAU_SPEECH_S = 0.36
 TAU_IDLE_S = 1.4
+# Soft limits (degrees) of the generated motion: Gaussian noise with these stds reaches
+# 3 sigma now and then (a 16 degree roll), which real speakers almost never do.
+SOFT_LIMIT = np.array([12.0, 9.0, 7.0])
 
 
 def _lowpass(tau_s: float, fps: float) -> tuple[np.ndarray, np.ndarray]:
@@ -88,7 +91,7 @@ class HeadModel:
         breath = np.sin(2 * np.pi * self.breath_hz * np.arange(f0, f1) / self.fps
                         + self.breath_phase)
         rot[:, 1] += 0.35 * self.idle * self.gain * breath
-        rot = rot + self.offsets[None, :]
+        rot = SOFT_LIMIT * np.tanh(rot / SOFT_LIMIT) + self.offsets[None, :]
         scale = np.full((f1 - f0, 1), self.scale) * (
             1.0 + 0.006 * self.gain * yi[:, :1] + 0.002 * self.idle * self.gain * breath[:, None])
         return np.concatenate([rot, scale], axis=1).astype(np.float32)

@@ -1,0 +1,288 @@
+"""Eye compositing: irises that move with gaze inside lids that blink.
+
+At init each eye's iris+pupil disc is cut out of the portrait as a sprite (soft circular alpha)
+and painted out of `clean_base` with a shaded sclera colour, only inside the eye opening. The
+renderer warps `clean_base`; per frame the sprite is pasted back at the iris centre (kept at its
+place relative to the deformed eye corners, plus the gaze offset), clipped by the DEFORMED
+eye-opening band (mesh EYE_* contours), so a closing lid hides the iris instead of smearing it.
+With neutral latents and points the result is the portrait again.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from talkcli.face import regions
+from talkcli.motion.latent import index
+from talkcli.render.masks import band_frame, band_pixels, crop_grid, points_bbox
+from talkcli.render.shading import luminance, skin_colour
+
+EYEBALL = 0.5            # eyeball radius, x eye width (corner to corner)
+MIN_IRIS_PX = 4.0        # below this iris radius the eye is left alone
+SHADOW = 0.28            # upper-lid shadow strength on a half-closed eye
+CLOSED_AT = 0.3          # lash line appears below this share of the neutral opening
+LASH_WIDTH = 0.06        # lash line half-width, x neutral opening
+
+
+@dataclass
+class _Eye:
+    name: str
+    corners: tuple[int, int]          # image-left corner, image-right corner (mesh indices)
+    upper: tuple[int, ...]            # mesh contour from corner A to corner B
+    lower: tuple[int, ...]
+    blink: int                        # latent channel
+    enabled: bool = False
+    centre_uv: torch.Tensor | None = None   # iris centre in the neutral band frame (normalised)
+    radius: float = 0.0               # iris radius px (neutral)
+    width0: float = 1.0               # neutral corner distance px
+    angle0: float = 0.0               # neutral corner-axis angle (rad)
+    sprite: torch.Tensor | None = None      # (1, 4, S, S): RGB + alpha of the iris disc
+    sprite_origin: torch.Tensor | None = None  # (2,) px of the sprite's top-left corner
+    opening0: float = 0.0
+    centre0: torch.Tensor | None = None      # (2,) neutral iris centre px
+    lash: torch.Tensor | None = None         # (3,) colour of the upper lid margin
+    lid: torch.Tensor | None = None          # (3,) colour of the upper-lid skin
+
+
+class EyeCompositor:
+    """Build once per portrait; `clean_base` is what the renderer warps."""
+
+    def __init__(self, base_image: torch.Tensor, base_points: torch.Tensor,
+                 iris_left: torch.Tensor, iris_right: torch.Tensor, eye_left: torch.Tensor,
+                 eye_right: torch.Tensor, device: torch.device | str = "cpu",
+                 interocular: float | None = None) -> None:
+        self.device = torch.device(device)
+        self.base = base_image.to(self.device, torch.float32)
+        self.height, self.width = int(self.base.shape[-2]), int(self.base.shape[-1])
+        xy = torch.as_tensor(base_points, dtype=torch.float32, device=self.device)[:, :2]
+        self.xy0 = xy
+        if interocular is None:
+            interocular = float((xy[list(regions.EYE_LEFT)].mean(0)
+                                 - xy[list(regions.EYE_RIGHT)].mean(0)).norm())
+        self.interocular = float(interocular)
+        self.eyes = [
+            _Eye("right", (33, 133), regions.EYE_RIGHT_UPPER, regions.EYE_RIGHT_LOWER,
+                 index("blink_right")),
+            _Eye("left", (362, 263), tuple(reversed(regions.EYE_LEFT_UPPER)),
+                 tuple(reversed(regions.EYE_LEFT_LOWER)), index("blink_left")),
+        ]
+        irises = {"right": iris_right, "left": iris_left}
+        self.clean_base = self.base.clone()
+        self._skin = skin_colour(self.base, xy, self.interocular)
+        for eye in self.eyes:
+            iris = torch.as_tensor(irises[eye.name], dtype=torch.float32, device=self.device)
+            self._prepare(eye, iris[:, :2])
+        self._gaze = (index("gaze_yaw"), index("gaze_pitch"))
+
+    # ------------------------------------------------------------------ setup
+    def _band(self, eye: _Eye, xy: torch.Tensor):  # noqa: ANN202 - BandFrame
+        return band_frame(xy[:, eye.corners[0]], xy[:, eye.corners[1]],
+                          xy[:, list(eye.upper)], xy[:, list(eye.lower)])
+
+    def _prepare(self, eye: _Eye, iris: torch.Tensor) -> None:
+        frame = self._band(eye, self.xy0[None])
+        width = float(frame.length[0])
+        opening = float(((frame.v_low - frame.v_up)[0] * width).max())
+        centre = iris[0]
+        radius = float((iris[1:] - centre).norm(dim=-1).mean())
+        radius = min(max(radius, 0.12 * width), 0.42 * width)
+        eye.width0, eye.radius, eye.opening0 = width, radius, opening
+        eye.angle0 = math.atan2(float(frame.e1[0, 1]), float(frame.e1[0, 0]))
+        eye.centre_uv = frame.to_local(centre.view(1, 1, 2))[0, 0]
+        eye.centre0 = centre.clone()
+        if radius < MIN_IRIS_PX or opening < max(2.0, 0.1 * width):
+            return          # too small, or closed in the portrait: leave this eye alone
+        if not bool(eye.centre_uv[0].abs() < 0.5):
+            return
+        eye.enabled = True
+        # Paint radius generously (landmark radii run small); the sprite carries a bit of sclera.
+        r_paint = radius * 1.1 + 1.0
+        box = points_bbox(torch.cat((self.xy0[list(eye.upper)], self.xy0[list(eye.lower)],
+                                     (centre + r_paint + 3)[None], (centre - r_paint - 3)[None])),
+                          2.0, self.height, self.width)
+        if box is None:
+            eye.enabled = False
+            return
+        x0, y0, h, w = box
+        xs, ys = crop_grid(x0, y0, h, w, self.device)
+        px = band_pixels(frame, xs, ys)
+        dist = ((xs - centre[0]).square() + (ys - centre[1]).square()).sqrt()[0]
+        inner = px.opening(1.0)[0]          # > 0 only where the clip below is 1
+        m = (r_paint + 0.5 - dist).clamp(0.0, 1.0) * inner
+        pixels = self.base[:, y0:y0 + h, x0:x0 + w]
+        margin = (px.d_up[0].abs() < 2.0) & (px.u[0].abs() < 0.4)
+        sel = pixels.reshape(3, -1)[:, margin.reshape(-1)]
+        if sel.shape[1] >= 4:
+            lum = luminance(sel)
+            eye.lash = sel[:, lum <= torch.quantile(lum, 0.3)].median(dim=1).values
+        else:
+            eye.lash = self._skin * 0.35
+        above = -px.up_v[0] / max(opening, 1.0)
+        skin = (above > 0.2) & (above < 0.5) & (px.u[0].abs() < 0.35)
+        sel = pixels.reshape(3, -1)[:, skin.reshape(-1)]
+        eye.lid = sel.median(dim=1).values if sel.shape[1] >= 4 else self._skin
+        fill = self._sclera(eye, px, pixels, dist, r_paint, inner)
+        self.clean_base[:, y0:y0 + h, x0:x0 + w] = pixels + m * (fill - pixels)
+        # Sprite: a square crop around the iris, alpha = disc of radius r_paint + 1.
+        half = int(math.ceil(r_paint + 3))
+        cx, cy = int(round(float(centre[0]))), int(round(float(centre[1])))
+        sx0, sy0 = cx - half, cy - half
+        size = 2 * half + 1
+        sprite = torch.zeros(4, size, size, device=self.device)
+        ix0, iy0 = max(sx0, 0), max(sy0, 0)
+        ix1, iy1 = min(sx0 + size, self.width), min(sy0 + size, self.height)
+        sprite[:3, iy0 - sy0:iy1 - sy0, ix0 - sx0:ix1 - sx0] = self.base[:, iy0:iy1, ix0:ix1]
+        gx, gy = crop_grid(sx0, sy0, size, size, self.device)
+        d = ((gx - centre[0]).square() + (gy - centre[1]).square()).sqrt()[0]
+        sprite[3] = (r_paint + 1.5 - d).clamp(0.0, 1.0)
+        # Premultiply so bilinear sampling does not bleed outside colours into the edge.
+        sprite[:3] *= sprite[3:]
+        eye.sprite = sprite[None]
+        eye.sprite_origin = torch.tensor([float(sx0), float(sy0)], device=self.device)
+        eye.radius = r_paint
+
+    def _sclera(self, eye: _Eye, px, pixels: torch.Tensor, dist: torch.Tensor,  # noqa: ANN001
+                r_paint: float, inner: torch.Tensor) -> torch.Tensor:
+        """Shaded eye-white fill (3, h, w) for the crop."""
+        ok = (inner > 0.5) & (dist > r_paint + 1.5)
+        sel = pixels.reshape(3, -1)[:, ok.reshape(-1)]
+        white = None
+        if sel.shape[1] >= 6:
+            lum = luminance(sel)
+            bright = sel[:, (lum >= torch.quantile(lum, 0.5)) & (lum <= torch.quantile(lum, 0.9))]
+            cand = bright.median(dim=1).values
+            if luminance(cand) > 0.75 * luminance(self._skin):
+                white = cand
+        if white is None:
+            skin = self._skin
+            white = (0.35 * skin + 0.65 * float(luminance(skin).clamp(0.3, 0.9)) * 1.15)
+        white = white.clamp(0.0, 1.0)
+        opening = max(eye.opening0, 1.0)
+        top = torch.exp(-px.d_up[0].clamp_min(0.0) / (0.3 * opening))
+        corner = (2.0 * px.u[0]).abs().clamp(max=1.0).pow(3)
+        shade = 1.0 - 0.25 * top - 0.2 * corner
+        fill = white.view(3, 1, 1) * shade
+        return fill * _row_gain(pixels, fill, ok, dist <= r_paint + 0.5)
+
+
+    # ------------------------------------------------------------------ per batch
+    def composite(self, frames: torch.Tensor, points: torch.Tensor,
+                  latents: torch.Tensor | None = None) -> torch.Tensor:
+        """frames (B, 3, H, W) 0..1 (modified in place and returned); points (B, 468, 3) px;
+        latents (B, C) in CHANNELS order."""
+        bsz = frames.shape[0]
+        xy = points[..., :2].to(self.device, torch.float32)
+        if latents is None:
+            lat = torch.zeros(bsz, max(self._gaze) + 1, device=self.device)
+        else:
+            lat = torch.as_tensor(latents, device=self.device, dtype=torch.float32)
+        for eye in self.eyes:
+            if eye.enabled:
+                self._composite_eye(eye, frames, xy, lat)
+        return frames
+
+    def _composite_eye(self, eye: _Eye, frames: torch.Tensor, xy: torch.Tensor,
+                       lat: torch.Tensor) -> None:
+        frame = self._band(eye, xy)
+        opening = ((frame.v_low - frame.v_up) * frame.length[:, None]).amax(1)
+        length = frame.length                                         # (B,)
+        scale = length / eye.width0
+        live = opening > 0.5
+        # Lids nearly together: draw the lash line where they meet (hides squeezed sclera).
+        closing = (1.0 - opening / (CLOSED_AT * eye.opening0 * scale)).clamp(0.0, 1.0)
+        shut = closing > 0.0
+        if not bool((live | shut).any()):
+            return
+        sel = live | shut
+        reach = 4.0 * (LASH_WIDTH * eye.opening0 * float(scale.max()) + 0.5)
+        box = points_bbox(torch.cat((xy[sel][:, list(eye.upper)], xy[sel][:, list(eye.lower)]),
+                                    1), max(2.0, reach), self.height, self.width)
+        if box is None:
+            return
+        x0, y0, h, w = box
+        # Iris centre: same place relative to the corners, plus gaze on the eyeball.
+        cu = eye.centre_uv
+        yaw = torch.deg2rad(lat[:, self._gaze[0]])
+        pitch = torch.deg2rad(lat[:, self._gaze[1]])
+        ball = EYEBALL
+        r_n = eye.radius / eye.width0
+        du = ball * torch.sin(yaw)
+        lim = (0.5 - 0.75 * r_n - cu[0].abs()).clamp_min(0.0) + 0.5 * r_n
+        du = torch.maximum(torch.minimum(du, lim), -lim)
+        dv = (-ball * torch.sin(pitch)).clamp(-0.55 * r_n, 0.55 * r_n)
+        c_uv = torch.stack((cu[0] + du, cu[1] + dv), -1)[:, None, :]
+        centre = frame.to_image(c_uv)[:, 0]                           # (B, 2)
+        xs, ys = crop_grid(x0, y0, h, w, self.device)
+        px = band_pixels(frame, xs, ys)
+        # Sprite coordinates: undo the frame's rotation and scale about the new centre.
+        ang = torch.atan2(frame.e1[:, 1], frame.e1[:, 0]) - eye.angle0
+        cos = (torch.cos(ang) / scale).view(-1, 1, 1)
+        sin = (torch.sin(ang) / scale).view(-1, 1, 1)
+        dx = xs - centre[:, 0].view(-1, 1, 1)
+        dy = ys - centre[:, 1].view(-1, 1, 1)
+        c0 = eye.centre0
+        qx = c0[0] + cos * dx + sin * dy
+        qy = c0[1] - sin * dx + cos * dy
+        size = eye.sprite.shape[-1]
+        so = eye.sprite_origin
+        bsz = frames.shape[0]
+        grid = torch.stack(((qx - so[0]) * (2.0 / size) - 1.0,
+                            (qy - so[1]) * (2.0 / size) - 1.0), -1).view(1, bsz * h, w, 2)
+        spr = F.grid_sample(eye.sprite, grid, mode="bilinear", padding_mode="zeros",
+                            align_corners=False).view(4, bsz, h, w).transpose(0, 1)
+        clip = px.opening() * live.view(-1, 1, 1).float()
+        a = spr[:, 3] * clip                                           # (B, h, w)
+        crop = frames[:, :, y0:y0 + h, x0:x0 + w]
+        # Premultiplied sprite: out = crop * (1 - a) + rgb * clip.
+        crop.mul_((1.0 - a)[:, None]).add_(spr[:, :3] * clip[:, None])
+        # Upper-lid shadow as the lid comes down.
+        blink = lat[:, eye.blink].clamp(0.0, 1.0) if lat.shape[1] > eye.blink else None
+        if blink is not None and bool((blink > 0.02).any()):
+            fall = torch.exp(-px.d_up.clamp_min(0.0) / (0.25 * eye.opening0 * scale.view(-1, 1, 1)
+                                                        + 0.5))
+            shade = 1.0 - SHADOW * blink.view(-1, 1, 1) * fall * clip
+            crop.mul_(shade[:, None])
+        if bool(shut.any()):
+            mid = 0.5 * (px.up_v - px.low_v)                           # px from the meeting line
+            along = (1.0 - (2.0 * px.u).abs().clamp(max=1.0).pow(3))
+            width = (LASH_WIDTH * eye.opening0) * scale.view(-1, 1, 1) + 0.5
+            k = along * closing.view(-1, 1, 1)
+            # Lid skin over the squeezed slot, then the lash line at its lower edge.
+            t = ((mid + 0.8 * width) / (2.6 * width)).clamp(-1.0, 1.0)
+            lid = (1.0 - t.square().square()) * k
+            crop.add_(lid[:, None] * (eye.lid.view(1, 3, 1, 1) - crop))
+            t = ((mid - 0.4 * width) / (1.6 * width)).clamp(-1.0, 1.0)
+            line = (1.0 - t.square()).square() * k
+            crop.add_(line[:, None] * (eye.lash.view(1, 3, 1, 1) - crop))
+
+
+def _row_gain(pixels: torch.Tensor, fill: torch.Tensor, ok: torch.Tensor, hole: torch.Tensor
+              ) -> torch.Tensor:
+    """Per-row brightness match of the parametric sclera fill to the real sclera on either side
+    of the iris (linear across the hole); (3, h, w) gains, 1 where nothing is known."""
+    ratio = (pixels / fill.clamp_min(1e-3)).clamp(0.6, 1.4).cpu().numpy()
+    ok_np, hole_np = ok.cpu().numpy(), hole.cpu().numpy()
+    gain = np.ones_like(ratio)
+    for y in range(ratio.shape[1]):
+        cols = np.nonzero(hole_np[y])[0]
+        good = np.nonzero(ok_np[y])[0]
+        if len(cols) == 0 or len(good) == 0:
+            continue
+        left, right = good[good < cols[0]], good[good > cols[-1]]
+        pts, vals = [], []
+        if len(left):
+            pts.append(left[-2:].mean())
+            vals.append(ratio[:, y, left[-2:]].mean(1))
+        if len(right):
+            pts.append(right[:2].mean())
+            vals.append(ratio[:, y, right[:2]].mean(1))
+        if not pts:
+            continue
+        for c in range(3):
+            gain[c, y] = np.interp(np.arange(ratio.shape[2]), pts, [v[c] for v in vals])
+    return torch.from_numpy(gain).to(pixels.device)

@@ -1,0 +1,501 @@
+"""Control points and their deformation from the motion latents.
+
+Control points (all in output px, z in px toward the camera):
+- the 468 mesh points of the face;
+- rings around the face oval (hair, ears, top of head, neck) with depths on a head ellipsoid;
+- fixed points on the frame border.
+
+Expressions are built in the face's canonical frame (cm; x right, y up, z toward the camera,
+taken from the rig's head pose) so every constant reads as a physical distance, then mapped to
+output px. Most are linear in their channel (a displacement basis); the jaw is a rotation about
+a pivot near the ear. The head moves every point rigidly about a pivot behind the face, weighted
+by `head_weight` (1 on the head, falling off down the neck, 0 on the body and the border).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from scipy.spatial import Delaunay
+
+from talkcli.face import regions
+from talkcli.face.pose import canonical_face, head_rotation
+from talkcli.face.rig import HeadPose
+from talkcli.motion.latent import index
+
+FLIP_Y = np.diag([1.0, -1.0, 1.0])
+MESH_N = 468
+
+# Linear expression channels, in the order of Geometry.basis.
+BASIS_CHANNELS = ("mouth_round", "mouth_wide", "lips_press", "blink_left", "blink_right",
+                  "brow_raise", "smile", "brow_frown", "eye_squint")
+
+JAW_MAX = 0.40            # rad of jaw rotation at jaw_open = 1
+JAW_LOWER_LIP_DROP = 0.35  # cm extra lower-lip drop at jaw_open = 1
+JAW_UPPER_LIP_LIFT = 0.12  # cm
+HEAD_PIVOT = (0.0, -2.0, -4.0)     # canonical cm: behind the face, top of the neck
+HEAD_CENTRE = (0.0, 1.5, -3.0)     # canonical cm: the head's silhouette plane (ear depth)
+RING_SCALES = (1.2, 1.45, 1.8, 2.3, 3.0)
+BORDER_STEPS = 8
+# A 2.5-D mesh turned by a rigid rotation reads as a smaller turn than a real head does (no
+# far-cheek occlusion, no side of the head revealed): the project's landmarker measured 7° for
+# 10° of yaw and 8-9° for 10° of pitch on the sample. These gains make the rendered head read
+# as the commanded angle (roll is in the image plane and needs none).
+YAW_GAIN = 1.4
+PITCH_GAIN = 1.12
+DEPTH_SMOOTH_ITERS = 4
+BLINK_MEET = 0.28         # where the lids meet, fraction of the opening above the lower lid
+BLINK_OVERLAP = 0.3       # the upper lid comes this far past the meeting line
+BLINK_CORNER = 0.35
+PRESS_OVERLAP = 0.08      # cm each lip goes past the line where they meet
+RING_DEPTH_BLEND = (0.3, 0.6, 0.85, 1.0, 1.0)
+
+
+def _smoothstep(e0: float, e1: float, x: np.ndarray) -> np.ndarray:
+    t = np.clip((x - e0) / (e1 - e0), 0.0, 1.0)
+    return t * t * (3.0 - 2.0 * t)
+
+
+@dataclass
+class Geometry:
+    """Neutral control points plus everything needed to deform them (numpy, at init)."""
+
+    points: np.ndarray       # (N, 3) output px
+    head_weight: np.ndarray  # (N,)
+    jaw_weight: np.ndarray   # (N,)
+    basis: np.ndarray        # (K, N, 3) output px per unit of BASIS_CHANNELS[k]
+    jaw_pivot: np.ndarray    # (3,) output px
+    jaw_axis_a: np.ndarray   # (3, 3) canonical cm -> output px (linear part)
+    head_pivot: np.ndarray   # (3,) output px
+    rot0: np.ndarray         # (3, 3) the portrait's R_head (canonical frame)
+
+    @property
+    def count(self) -> int:
+        return int(self.points.shape[0])
+
+
+class _Frame:
+    """Canonical cm <-> output px for one portrait."""
+
+    def __init__(self, pose: HeadPose, scale: float, mesh: np.ndarray) -> None:
+        self.a = scale * pose.scale * np.asarray(pose.rotation, dtype=np.float64)
+        canon = canonical_face()
+        self.t = (mesh - canon @ self.a.T).mean(axis=0)
+        self.a_inv = np.linalg.inv(self.a)
+
+    def to_canon(self, p: np.ndarray) -> np.ndarray:
+        return (p - self.t) @ self.a_inv.T
+
+    def to_out(self, c: np.ndarray) -> np.ndarray:
+        return c @ self.a.T + self.t
+
+    def vec_out(self, d: np.ndarray) -> np.ndarray:
+        return d @ self.a.T
+
+
+def _ring_points(mesh: np.ndarray, frame: _Frame, width: int, height: int,
+                 face_height: float) -> tuple[np.ndarray, np.ndarray]:
+    """Rings around the face oval: (M, 3) output px and ring number (M,)."""
+    oval = mesh[list(regions.FACE_OVAL), :2]
+    centre = oval.mean(axis=0)
+    # Lift the ring centre a little: hair extends far above the forehead, not below the chin.
+    pts, ring, src_z = [], [], []
+    margin = 0.02 * max(width, height)
+    for k, s in enumerate(RING_SCALES):
+        q = centre + s * (oval - centre)
+        up = np.clip((centre[1] - oval[:, 1]) / max(face_height, 1.0), 0.0, None)
+        q[:, 1] -= (s - 1.0) * 0.35 * up * face_height  # taller above the forehead
+        inside = ((q[:, 0] > margin) & (q[:, 0] < width - margin)
+                  & (q[:, 1] > margin) & (q[:, 1] < height - margin))
+        q = q[inside]
+        step = max(1, int(round(len(q) / max(12, len(q) // (1 + k // 2)))))
+        q = q[::step]
+        pts.append(q)
+        src_z.append(mesh[list(regions.FACE_OVAL), 2][inside][::step])
+        ring.append(np.full(len(q), k))
+    xy = np.concatenate(pts)
+    rings = np.concatenate(ring)
+    # Outer rings: the depth of the head's silhouette (ear plane), one value, so the field
+    # stays smooth (a depth step between neighbours folds the map under yaw).
+    z_ell = np.full(len(xy), frame.to_out(np.array(HEAD_CENTRE))[2])
+    # Near the face the ring keeps the depth of the oval point it grew from (no depth step
+    # between the cheek edge and the hair beside it: a step folds the map under yaw).
+    blend = np.array(RING_DEPTH_BLEND)[rings]
+    z = (1.0 - blend) * np.concatenate(src_z) + blend * z_ell
+    return np.column_stack([xy, z]), rings
+
+
+def _smooth_depth(mesh: np.ndarray, iters: int = DEPTH_SMOOTH_ITERS) -> np.ndarray:
+    """Mesh depth with its steepest slopes (the cheeks' silhouette) eased by neighbour
+    averaging: a rigid yaw of a surface seen nearly edge-on folds the 2-D map."""
+    tri = Delaunay(mesh[:, :2])
+    edges = np.concatenate([tri.simplices[:, [0, 1]], tri.simplices[:, [1, 2]],
+                            tri.simplices[:, [2, 0]]])
+    edges = np.concatenate([edges, edges[:, ::-1]])
+    deg = np.bincount(edges[:, 0], minlength=len(mesh)).astype(np.float64)
+    z = mesh[:, 2].copy()
+    for _ in range(iters):
+        avg = np.bincount(edges[:, 0], weights=z[edges[:, 1]], minlength=len(mesh))
+        z = 0.5 * z + 0.5 * avg / np.maximum(deg, 1.0)
+    # only towards the face outline: the inner face keeps its relief (and its parallax)
+    oval = mesh[list(regions.FACE_OVAL), :2]
+    centre = oval.mean(axis=0)
+    ang = np.arctan2(*(mesh[:, :2] - centre).T[::-1])
+    ang_o = np.arctan2(*(oval - centre).T[::-1])
+    order = np.argsort(ang_o)
+    rad_o = np.interp(ang, ang_o[order], np.hypot(*(oval - centre).T)[order], period=2 * np.pi)
+    r = np.hypot(*(mesh[:, :2] - centre).T) / np.maximum(rad_o, 1e-6)
+    w = _smoothstep(0.55, 0.9, r)
+    return mesh[:, 2] + w * (z - mesh[:, 2])
+
+
+def _border_points(width: int, height: int) -> np.ndarray:
+    xs = np.linspace(0.0, width, BORDER_STEPS + 1)
+    ys = np.linspace(0.0, height, BORDER_STEPS + 1)
+    pts = [(x, 0.0) for x in xs] + [(x, float(height)) for x in xs]
+    pts += [(0.0, y) for y in ys[1:-1]] + [(float(width), y) for y in ys[1:-1]]
+    return np.column_stack([np.array(pts), np.zeros(len(pts))])
+
+
+def _dedupe(points: np.ndarray, keep_first: int, min_dist: float) -> np.ndarray:
+    """Drop points (after the first `keep_first`) closer than min_dist to an earlier one."""
+    keep = list(range(keep_first))
+    kept = points[:keep_first, :2].tolist()
+    arr = np.array(kept)
+    for i in range(keep_first, len(points)):
+        p = points[i, :2]
+        if np.min(np.hypot(*(arr - p).T)) >= min_dist:
+            keep.append(i)
+            arr = np.vstack([arr, p])
+    return np.array(keep)
+
+
+def build_geometry(mesh: np.ndarray, pose: HeadPose, scale: float, width: int, height: int,
+                   interocular: float, face_height: float) -> Geometry:
+    """Control points and deformation bases for one framed portrait."""
+    mesh = np.asarray(mesh, dtype=np.float64)
+    frame = _Frame(pose, scale, mesh)
+    mesh = mesh.copy()
+    mesh[:, 2] = _smooth_depth(mesh)
+    ring, ring_no = _ring_points(mesh, frame, width, height, face_height)
+    border = _border_points(width, height)
+    allp = np.vstack([mesh, ring, border])
+    kind = np.concatenate([np.zeros(MESH_N), 1 + ring_no, np.full(len(border), -1)])
+    keep = _dedupe(allp, MESH_N, max(2.0, 0.04 * interocular))
+    allp, kind = allp[keep], kind[keep]
+    n = len(allp)
+    canon = frame.to_canon(allp)
+    mc = canon[:MESH_N]
+
+    # --- head weight: 1 on the head; falls off down the neck; 0 on the border --------------
+    chin_y = mc[regions.CHIN, 1]
+    head_w = np.ones(n)
+    below = (chin_y - canon[:, 1]) / 10.0   # face heights (≈ 10 cm canonical) below the chin
+    neck = 1.0 - _smoothstep(-0.15, 0.55, below)
+    head_w[MESH_N:] = neck[MESH_N:]
+    # ... and near the frame border (rings must not slide past the fixed border points)
+    edge = np.minimum.reduce([allp[:, 0], width - allp[:, 0], allp[:, 1], height - allp[:, 1]])
+    span = 0.15 * max(width, height)
+    head_w[MESH_N:] *= _smoothstep(0.02 * span, span, edge[MESH_N:])
+    head_w[kind == -1] = 0.0
+
+    # --- jaw ----------------------------------------------------------------------------
+    jaw_w = _jaw_weight(mc, canon)
+    jaw_w[kind >= 3] = 0.0
+    jaw_w[kind == 2] *= 0.5
+    jaw_w[kind == -1] = 0.0
+    ears = mc[[234, 454]].mean(axis=0)
+    jaw_pivot_c = np.array([0.0, ears[1] - 0.6, ears[2] + 1.0])
+
+    basis = np.zeros((len(BASIS_CHANNELS), n, 3))
+    for k, name in enumerate(BASIS_CHANNELS):
+        basis[k, :MESH_N] = _expression(name, mc)
+    # the lips: upper lip lift / lower lip drop with the jaw are added in deform()
+    basis_out = basis @ frame.a.T
+    head_pivot = frame.to_out(np.array(HEAD_PIVOT))
+    jaw_pivot = frame.to_out(jaw_pivot_c)
+    rot0 = head_rotation(pose.yaw, pose.pitch, pose.roll)
+    return Geometry(points=allp, head_weight=head_w, jaw_weight=jaw_w, basis=basis_out,
+                    jaw_pivot=jaw_pivot, jaw_axis_a=frame.a, head_pivot=head_pivot, rot0=rot0)
+
+
+def _mouth_line(mc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    up = mc[list(regions.LIPS_INNER_UPPER)]
+    lo = mc[list(regions.LIPS_INNER_LOWER)]
+    xs = 0.5 * (up[:, 0] + lo[:, 0])
+    ys = 0.5 * (up[:, 1] + lo[:, 1])
+    order = np.argsort(xs)
+    return xs[order], ys[order]
+
+
+def _jaw_weight(mc: np.ndarray, canon: np.ndarray) -> np.ndarray:
+    """1 on what the jaw carries (lower lip, chin, jaw), 0 above the mouth line."""
+    xs, ys = _mouth_line(mc)
+    cx = 0.5 * (mc[61, 0] + mc[291, 0])
+    half = max(0.5 * abs(mc[291, 0] - mc[61, 0]), 0.5)
+    line = np.interp(canon[:, 0], xs, ys)
+    dy = line - canon[:, 1]                      # + below the mouth line
+    u = np.abs(canon[:, 0] - cx) / half
+    band = 0.12 + 1.6 * _smoothstep(0.7, 1.7, u)
+    w = _smoothstep(0.0, 1.0, 0.5 + dy / band)
+    low = list(regions.LIPS_INNER_LOWER[1:-1] + regions.LIPS_OUTER_LOWER[1:-1])
+    upp = list(regions.LIPS_INNER_UPPER[1:-1] + regions.LIPS_OUTER_UPPER[1:-1])
+    w[low] = 1.0
+    w[upp] = 0.0
+    w[[61, 291, 78, 308]] = 0.45
+    return w
+
+
+def _gauss(c: np.ndarray, centre: np.ndarray, sigma: float) -> np.ndarray:
+    d2 = ((c[:, :2] - centre[:2]) ** 2).sum(axis=1)
+    return np.exp(-0.5 * d2 / sigma**2)
+
+
+def _lip_sets() -> dict[str, list[int]]:
+    return {
+        "iu": list(regions.LIPS_INNER_UPPER[1:-1]), "il": list(regions.LIPS_INNER_LOWER[1:-1]),
+        "ou": list(regions.LIPS_OUTER_UPPER[1:-1]), "ol": list(regions.LIPS_OUTER_LOWER[1:-1]),
+    }
+
+
+def _lips_mask(mc: np.ndarray) -> np.ndarray:
+    """Soft weight of the lip region (1 on the lips, falling off into the skin around)."""
+    lips = mc[list(regions.LIPS_OUTER)]
+    cx, cy = lips[:, 0].mean(), lips[:, 1].mean()
+    hx = 0.5 * (lips[:, 0].max() - lips[:, 0].min()) + 0.3
+    hy = 0.5 * (lips[:, 1].max() - lips[:, 1].min()) + 0.3
+    r = np.sqrt(((mc[:, 0] - cx) / hx) ** 2 + ((mc[:, 1] - cy) / hy) ** 2)
+    return 1.0 - _smoothstep(0.8, 1.8, r)
+
+
+def _expression(name: str, mc: np.ndarray) -> np.ndarray:
+    """(468, 3) canonical-cm displacement of the mesh for one unit of a linear channel."""
+    d = np.zeros_like(mc)
+    corners = {61: mc[61], 291: mc[291]}
+    mouth_c = 0.5 * (mc[61] + mc[291])
+    lips = _lips_mask(mc)
+    sets = _lip_sets()
+    if name == "mouth_wide":
+        for c in corners.values():
+            side = np.sign(c[0] - mouth_c[0])
+            g = _gauss(mc, c, 1.1)
+            d[:, 0] += side * 0.45 * g
+            d[:, 2] -= 0.15 * g
+        d[sets["iu"], 1] += 0.04
+    elif name == "mouth_round":
+        for c in corners.values():
+            side = np.sign(c[0] - mouth_c[0])
+            g = _gauss(mc, c, 0.9)
+            d[:, 0] -= side * 0.55 * g
+        d[:, 2] += 0.45 * lips
+        d[sets["iu"], 1] += 0.08
+        d[sets["il"], 1] -= 0.08
+    elif name == "lips_press":
+        up, lo = list(regions.LIPS_INNER_UPPER), list(regions.LIPS_INNER_LOWER)
+        meet = 0.5 * (mc[up] + mc[lo])
+        # the lips meet on a smooth curve (a parabola through the midpoints): triangles between
+        # consecutive points of one lip then collapse too, and no teeth show in a seam
+        coef = np.polyfit(meet[:, 0], meet[:, 1], 2)
+        meet[:, 1] = np.polyval(coef, meet[:, 0])
+        # ... and overlap a little (no seam of teeth between them)
+        d[up] = meet - mc[up] - np.array([0.0, PRESS_OVERLAP, 0.0])
+        d[lo] = meet - mc[lo] + np.array([0.0, PRESS_OVERLAP, 0.0])
+        d[up + lo, 2] -= 0.1   # a slight inward roll
+        # thin the lips: the outer contour rolls in toward the inner line
+        ou, ol = sets["ou"], sets["ol"]
+        d[ou, 1] += -0.3 * (mc[ou, 1] - mc[sets["iu"], 1]) + d[sets["iu"], 1]
+        d[ol, 1] += -0.3 * (mc[ol, 1] - mc[sets["il"], 1]) + d[sets["il"], 1]
+        d[ou + ol, 2] -= 0.1
+        d = _spread_lips(d, mc)
+    elif name in ("blink_left", "blink_right"):
+        d += _blink(mc, "left" if name == "blink_left" else "right")
+    elif name == "eye_squint":
+        d += 0.3 * (_blink(mc, "left") + _blink(mc, "right"))
+    elif name == "brow_raise":
+        d[:, 1] += _brow_field(mc, 0.45)
+    elif name == "brow_frown":
+        d[:, 1] -= _brow_field(mc, 0.22)
+        for brow in (regions.BROW_LEFT, regions.BROW_RIGHT):
+            b = mc[list(brow)]
+            inner = b[np.argmin(np.abs(b[:, 0]))]
+            g = _gauss(mc, inner, 1.3)
+            d[:, 0] -= np.sign(inner[0]) * 0.28 * g
+            d[:, 1] -= 0.12 * g
+    elif name == "smile":
+        for c in corners.values():
+            side = np.sign(c[0] - mouth_c[0])
+            g = _gauss(mc, c, 1.2)
+            d[:, 0] += side * 0.3 * g
+            d[:, 1] += 0.4 * g
+            d[:, 2] -= 0.1 * g
+            cheek = np.array([c[0] + side * 1.2, c[1] + 2.6, 0.0])
+            gc = _gauss(mc, cheek, 1.5)
+            d[:, 1] += 0.25 * gc
+            d[:, 0] += side * 0.08 * gc
+        d += 0.12 * (_blink(mc, "left", lower_only=True) + _blink(mc, "right", lower_only=True))
+    return d
+
+
+def _spread_lips(d: np.ndarray, mc: np.ndarray) -> np.ndarray:
+    """Carry the lip contours' displacement to the other mesh points of each lip (the mesh's
+    middle lip rings) and, fading out, to the skin around the mouth, by inverse-distance
+    weighting from the contour points of the same (upper or lower) lip."""
+    up_ids = list(dict.fromkeys(regions.LIPS_INNER_UPPER + regions.LIPS_OUTER_UPPER))
+    lo_ids = list(dict.fromkeys(regions.LIPS_INNER_LOWER + regions.LIPS_OUTER_LOWER))
+    contour = set(up_ids) | set(lo_ids)
+    xs, ys = _mouth_line(mc)
+    line = np.interp(mc[:, 0], xs, ys)
+    near = _lips_mask(mc)
+    out = d.copy()
+    for i in np.nonzero(near > 1e-3)[0]:
+        if i in contour:
+            continue
+        ids = up_ids if mc[i, 1] > line[i] else lo_ids
+        dist2 = ((mc[ids, :2] - mc[i, :2]) ** 2).sum(axis=1) + 1e-4
+        w = 1.0 / dist2**1.5
+        out[i] = near[i] * (w[:, None] * d[ids]).sum(axis=0) / w.sum()
+    return out
+
+
+def _brow_field(mc: np.ndarray, amount: float) -> np.ndarray:
+    """Vertical lift profile: `amount` at the brows, falling to 0 at the upper lids and toward
+    the top of the forehead."""
+    out = np.zeros(len(mc))
+    for brow, lid in ((regions.BROW_LEFT, regions.EYE_LEFT_UPPER),
+                      (regions.BROW_RIGHT, regions.EYE_RIGHT_UPPER)):
+        b = mc[list(brow)]
+        lid_y = mc[list(lid), 1].max()
+        bx0, bx1 = b[:, 0].min(), b[:, 0].max()
+        by = b[:, 1].mean()
+        lat = 1.0 - _smoothstep(0.0, 1.5, np.maximum(bx0 - mc[:, 0], mc[:, 0] - bx1))
+        above = mc[:, 1] - by
+        prof = np.where(above >= 0, 1.0 - 0.6 * _smoothstep(0.0, 5.0, above),
+                        _smoothstep(lid_y, by, mc[:, 1]))
+        out = np.maximum(out, amount * lat * prof)
+    return out
+
+
+def _blink(mc: np.ndarray, side: str, lower_only: bool = False) -> np.ndarray:
+    """Displacement closing one eye: the upper lid comes down to meet the lower lid a quarter
+    of the way up; the lid skin above follows with falloff, the skin below a little."""
+    upper = regions.EYE_LEFT_UPPER if side == "left" else regions.EYE_RIGHT_UPPER
+    lower = regions.EYE_LEFT_LOWER if side == "left" else regions.EYE_RIGHT_LOWER
+    up, lo = mc[list(upper)], mc[list(lower)]
+    # The upper lid comes down a little past where the lower lid rises to (BLINK_OVERLAP of
+    # the opening): the collapsed eye interior then never shows as a light seam.
+    du = lo + (BLINK_MEET - BLINK_OVERLAP) * (up - lo) - up
+    dl = BLINK_MEET * (up - lo)
+    # the corners move a little (down with the upper lid) so the lash corners do not spike
+    du[[0, -1]] = BLINK_CORNER * du[[1, -2]]
+    dl[[0, -1]] = du[[0, -1]]
+    if lower_only:
+        du[:] = 0.0
+        dl = 0.4 * dl
+    d = np.zeros_like(mc)
+    order_u, order_l = np.argsort(up[:, 0]), np.argsort(lo[:, 0])
+    x0, x1 = up[:, 0].min(), up[:, 0].max()
+    width = x1 - x0
+    lat = 1.0 - _smoothstep(0.0, 0.5 * width, np.maximum(x0 - mc[:, 0], mc[:, 0] - x1))
+    up_line = np.interp(mc[:, 0], up[order_u, 0], up[order_u, 1])
+    lo_line = np.interp(mc[:, 0], lo[order_l, 0], lo[order_l, 1])
+    dy_u = np.interp(mc[:, 0], up[order_u, 0], du[order_u, 1])
+    dz_u = np.interp(mc[:, 0], up[order_u, 0], du[order_u, 2])
+    dy_l = np.interp(mc[:, 0], lo[order_l, 0], dl[order_l, 1])
+    above = mc[:, 1] - up_line
+    below = lo_line - mc[:, 1]
+    fa = np.where(above >= 0, (1.0 - _smoothstep(0.15, 1.4, above)), 0.0) * lat
+    fb = np.where(below >= 0, (1.0 - _smoothstep(0.0, 0.7, below)), 0.0) * lat
+    d[:, 1] += dy_u * fa + dy_l * fb
+    d[:, 2] += dz_u * fa
+    d[list(upper)] = du
+    d[list(lower)] = dl
+    return d
+
+
+def rotation_batch(yaw: torch.Tensor, pitch: torch.Tensor, roll: torch.Tensor) -> torch.Tensor:
+    """R_head (B, 3, 3) = Rz(-roll) Ry(yaw) Rx(-pitch) from degrees (talkcli.face.pose)."""
+    y, p, r = (torch.deg2rad(v) for v in (yaw, pitch, roll))
+    one, zero = torch.ones_like(y), torch.zeros_like(y)
+    cy, sy, cp, sp, cr, sr = y.cos(), y.sin(), (-p).cos(), (-p).sin(), (-r).cos(), (-r).sin()
+    rx = torch.stack([one, zero, zero, zero, cp, -sp, zero, sp, cp], -1).view(-1, 3, 3)
+    ry = torch.stack([cy, zero, sy, zero, one, zero, -sy, zero, cy], -1).view(-1, 3, 3)
+    rz = torch.stack([cr, -sr, zero, sr, cr, zero, zero, zero, one], -1).view(-1, 3, 3)
+    return rz @ ry @ rx
+
+
+class Deformer:
+    """Per-frame deformation of the control points, batched in torch on one device."""
+
+    def __init__(self, geo: Geometry, device: torch.device) -> None:
+        f32 = {"dtype": torch.float32, "device": device}
+        self.device = device
+        self.points = torch.as_tensor(geo.points, **f32)
+        self.head_w = torch.as_tensor(geo.head_weight, **f32)[None, :, None]
+        self.jaw_w = torch.as_tensor(geo.jaw_weight, **f32)[None, :, None]
+        self.basis = torch.as_tensor(geo.basis.reshape(len(BASIS_CHANNELS), -1), **f32)
+        self.basis_idx = torch.as_tensor([index(c) for c in BASIS_CHANNELS], device=device)
+        self.jaw_pivot = torch.as_tensor(geo.jaw_pivot, **f32)
+        self.head_pivot = torch.as_tensor(geo.head_pivot, **f32)
+        a = torch.as_tensor(geo.jaw_axis_a, dtype=torch.float64)
+        self.a = a.to(**f32)
+        self.a_inv = torch.linalg.inv(a).to(**f32)
+        flip = torch.as_tensor(FLIP_Y, dtype=torch.float64)
+        self.flip = flip.to(**f32)
+        self.rot0_t = torch.as_tensor(geo.rot0.T, **f32)
+        self.angles0 = None
+        lips = torch.zeros(geo.count, 3, dtype=torch.float64)
+        iu = list(regions.LIPS_INNER_UPPER[1:-1])
+        il = list(regions.LIPS_INNER_LOWER[1:-1] + regions.LIPS_OUTER_LOWER[1:-1])
+        lips[iu, 1] = JAW_UPPER_LIP_LIFT
+        lips[il, 1] = -JAW_LOWER_LIP_DROP
+        self.jaw_lips = (lips @ a.T).to(**f32)
+        self.i = {name: index(name) for name in ("head_yaw", "head_pitch", "head_roll",
+                                                 "head_scale", "jaw_open", "lips_press")}
+
+    def deform(self, lat: torch.Tensor, pose0: tuple[float, float, float]) -> torch.Tensor:
+        """(B, C) latents -> (B, N, 3) deformed control points, output px."""
+        b = lat.shape[0]
+        n = self.points.shape[0]
+        lin = lat.index_select(1, self.basis_idx)
+        disp = (lin @ self.basis).view(b, n, 3)
+        jaw = lat[:, self.i["jaw_open"]] * (1.0 - lat[:, self.i["lips_press"]]).clamp(0.0, 1.0)
+        # jaw: rotate about the canonical x axis through the pivot (chin goes down and back)
+        theta = jaw * JAW_MAX
+        c, s = theta.cos(), theta.sin()
+        one, zero = torch.ones_like(c), torch.zeros_like(c)
+        rx = torch.stack([one, zero, zero, zero, c, -s, zero, s, c], -1).view(b, 3, 3)
+        m = self.a @ rx @ self.a_inv                     # output-px frame rotation (B, 3, 3)
+        rel = self.points - self.jaw_pivot
+        jaw_d = rel @ m.transpose(1, 2) - rel
+        disp = disp + self.jaw_w * jaw_d + jaw[:, None, None] * self.jaw_lips
+        p = self.points + disp
+        # head: new R_head = R(pose0 + commanded); the image-frame motion is F Rn R0^T F
+        yaw0, pitch0, roll0 = pose0
+        rn = rotation_batch(lat[:, self.i["head_yaw"]] * YAW_GAIN + yaw0,
+                            lat[:, self.i["head_pitch"]] * PITCH_GAIN + pitch0,
+                            lat[:, self.i["head_roll"]] + roll0)
+        mh = self.flip @ rn @ self.rot0_t @ self.flip
+        scale = lat[:, self.i["head_scale"]][:, None, None]
+        rel = p - self.head_pivot
+        moved = self.head_pivot + scale * (rel @ mh.transpose(1, 2))
+        return p + self.head_w * (moved - p)
+
+
+def crease_boxes(mesh: np.ndarray, interocular: float) -> list[tuple[float, float, float, float]]:
+    """Output-px boxes that can hold the lips and the eye openings in any frame (head motion
+    and jaw opening included): where the dense map has creases."""
+    boxes = []
+    margin = 0.35 * interocular
+    for ids, extra_down in ((regions.LIPS_OUTER, 0.7 * interocular),
+                            (regions.EYE_LEFT, 0.0), (regions.EYE_RIGHT, 0.0)):
+        p = mesh[list(ids), :2]
+        boxes.append((float(p[:, 0].min() - margin), float(p[:, 1].min() - margin),
+                      float(p[:, 0].max() + margin), float(p[:, 1].max() + margin + extra_down)))
+    return boxes
+
+
+def pose_angles(pose: HeadPose) -> tuple[float, float, float]:
+    return float(pose.yaw), float(pose.pitch), float(pose.roll)
+

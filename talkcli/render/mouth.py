@@ -1,0 +1,289 @@
+"""Mouth interior compositing: cavity, teeth and tongue painted into the opened lips.
+
+The interior is the deformed inner-lip band (LIPS_INNER_UPPER over LIPS_INNER_LOWER, corner 78
+to corner 308). Everything is evaluated on one small crop per batch, in the band's local
+coordinates (see masks.py): the cavity darkens away from the lips; the upper teeth hang from a
+line fixed to the SKULL (a similarity fitted per frame to nose and inner-eye-corner points, so
+the jaw does not move them); the lower teeth and the tongue rise from the lower lip (the jaw).
+
+A portrait whose mouth is already open keeps its own interior: each pixel of the deformed
+opening samples the neutral opening, the upper half anchored to the upper lip and the lower
+half to the lower lip by distance (teeth do not stretch), the middle row stretched and darkened
+when the mouth opens wider than in the portrait.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from talkcli.face import regions
+from talkcli.motion.latent import index
+from talkcli.render.masks import (
+    apply_similarity,
+    band_frame,
+    band_pixels,
+    crop_grid,
+    points_bbox,
+    similarity_2d,
+    soft_step,
+)
+from talkcli.render.shading import band_region, eye_white, luminance, median_colour, skin_colour
+
+INNER_CORNERS = (78, 308)
+UPPER = regions.LIPS_INNER_UPPER
+LOWER = regions.LIPS_INNER_LOWER
+# Points that move with the skull, not the jaw or lips: nose bridge/tip/base, inner eye corners.
+SKULL = (168, 6, 197, 195, 5, 4, 1, 133, 362, 98, 327)
+
+UPPER_TOOTH = 0.115      # visible upper-incisor length below the neutral upper lip, x mouth width
+LOWER_TOOTH = 0.05       # lower-incisor height above the lower lip, x mouth width
+ANCHOR = 0.42           # share of a portrait's open mouth that moves with each lip
+OPEN_PORTRAIT = 0.07     # neutral inner gap above which the portrait is open, x width
+TOOTH_STEP = (math.pi / 2) / 4.6   # angular width of one tooth on the dental arch
+
+
+class MouthCompositor:
+    """Paints the mouth interior over warped frames. Build once per portrait."""
+
+    def __init__(self, base_image: torch.Tensor, base_points: torch.Tensor, interocular: float,
+                 device: torch.device | str = "cpu") -> None:
+        self.device = torch.device(device)
+        self.base = base_image.to(self.device, torch.float32)
+        self.height, self.width = int(self.base.shape[-2]), int(self.base.shape[-1])
+        xy = torch.as_tensor(base_points, dtype=torch.float32, device=self.device)[:, :2]
+        self.xy0 = xy
+        self.interocular = float(interocular)
+        self.frame0 = self._frame(xy[None])
+        self.width0 = float(self.frame0.length[0])
+        gap = (self.frame0.v_low - self.frame0.v_up)[0] * self.width0   # (N,) px
+        self.gap0 = gap.clamp_min(0.0)
+        self.open_portrait = bool(self.gap0.max() > max(3.0, OPEN_PORTRAIT * self.width0))
+        self._measure_colours()
+        # Neutral upper-lip line and the skull fit reference.
+        self.upper0 = xy[list(UPPER)]                       # (K, 2)
+        self.down0 = self.frame0.e2[0]                      # (2,)
+        self.skull0 = xy[list(SKULL)]
+        u_k = self.frame0.to_local(self.upper0[None])[0, :, 0]
+        self.arch = (1.0 - 1.6 * u_k.square()).clamp_min(0.15)   # teeth arch up to the corners
+        i = index
+        self._ch = (i("jaw_open"), i("mouth_round"), i("mouth_wide"), i("lips_press"), i("smile"))
+
+    # ------------------------------------------------------------------ setup
+    @staticmethod
+    def _frame(xy: torch.Tensor):  # noqa: ANN205 - BandFrame
+        return band_frame(xy[:, INNER_CORNERS[0]], xy[:, INNER_CORNERS[1]],
+                          xy[:, list(UPPER)], xy[:, list(LOWER)])
+
+    def _measure_colours(self) -> None:
+        img, xy = self.base, self.xy0
+        skin = skin_colour(img, xy, self.interocular)
+        lips = None
+        got = band_region(img, xy, regions.MOUTH_CORNERS, regions.LIPS_OUTER_UPPER,
+                          regions.LIPS_OUTER_LOWER)
+        inner = band_region(img, xy, INNER_CORNERS, UPPER, LOWER, margin=6.0)
+        if got is not None:
+            (x0, y0, h, w), pixels, inside = got
+            ring = inside > 1.0
+            if inner is not None:
+                (ix0, iy0, ih, iw), _, ins = inner
+                full = torch.full((self.height, self.width), -1.0, device=self.device)
+                full[iy0:iy0 + ih, ix0:ix0 + iw] = ins
+                ring = ring & (full[y0:y0 + h, x0:x0 + w] < -1.0)
+            lips = median_colour(pixels, ring.float())
+        if lips is None:
+            lips = skin * torch.tensor([0.85, 0.6, 0.6], device=self.device)
+        bright = float(luminance(skin).clamp(0.15, 0.9))
+        white = eye_white(img, xy)
+        if white is None or luminance(white) < luminance(skin) * 0.9:
+            white = (0.55 * skin + 0.45 * bright) * 1.25
+        # Teeth: a little darker and warmer than the eye whites, never glowing over the skin.
+        teeth = white * torch.tensor([0.97, 0.94, 0.86], device=self.device)
+        top = min(1.0, 1.45 * float(luminance(skin)) + 0.25)
+        lum = float(luminance(teeth))
+        if lum > top:
+            teeth = teeth * (top / lum)
+        self.teeth = teeth.clamp(0.0, 1.0)
+        deep = torch.tensor([0.22, 0.075, 0.065], device=self.device) * (min(bright, 0.75) / 0.6)
+        self.cavity = (0.1 * lips + 0.8 * deep).clamp(0.0, 1.0)
+        self.tongue = (lips * torch.tensor([0.92, 0.62, 0.62], device=self.device)).clamp(0, 1)
+        self.lips = lips
+        self.cavity_lip = (0.3 * lips * torch.tensor([0.9, 0.55, 0.55], device=self.device)
+                           + 0.7 * self.cavity).clamp(0.0, 1.0)
+        self.own_teeth = False
+        if self.open_portrait and inner is not None:
+            (x0, y0, h, w), pixels, inside = inner
+            # Teeth showing in the portrait: the brighter part of the gap is lighter than skin.
+            sel = pixels.reshape(3, -1)[:, (inside > 1.0).reshape(-1)]
+            if sel.shape[1] >= 8:
+                bright = float(torch.quantile(luminance(sel), 0.8))
+                self.own_teeth = bright > 0.95 * float(luminance(skin))
+            sel = pixels.reshape(3, -1)[:, (inside > 1.0).reshape(-1)]
+            if sel.shape[1] > 4:
+                lum = luminance(sel)
+                dark = sel[:, lum <= torch.quantile(lum, 0.2)]
+                measured = dark.median(dim=1).values
+                if float(luminance(measured)) < 0.6 * float(luminance(self.cavity)) + 0.05:
+                    self.cavity = measured
+
+    # ------------------------------------------------------------------ per batch
+    def composite(self, frames: torch.Tensor, points: torch.Tensor,
+                  latents: torch.Tensor | None = None) -> torch.Tensor:
+        """frames (B, 3, H, W) 0..1 (modified in place and returned); points (B, 468, 3) px."""
+        bsz = frames.shape[0]
+        xy = points[..., :2].to(self.device, torch.float32)
+        frame = self._frame(xy)
+        scale = frame.length / self.width0                               # (B,)
+        gap = (frame.v_low - frame.v_up) * frame.length[:, None]         # (B, N) px
+        if self.open_portrait:
+            active = (xy[:, list(UPPER + LOWER)] - self.xy0[list(UPPER + LOWER)]).abs()
+            active = active.flatten(1).amax(1) > 1e-3
+        else:
+            active = (gap - self.gap0 * scale[:, None]).amax(1) > 1.0
+        if not bool(active.any()):
+            return frames
+        contour = torch.cat((xy[:, list(UPPER)], xy[:, list(LOWER)]), 1)[active]
+        box = points_bbox(contour, 2.0, self.height, self.width)
+        if box is None:
+            return frames
+        x0, y0, h, w = box
+        xs, ys = crop_grid(x0, y0, h, w, self.device)
+        px = band_pixels(frame, xs, ys)
+        crop = frames[:, :, y0:y0 + h, x0:x0 + w]
+        lat = self._latents(latents, bsz)
+        if self.open_portrait:
+            colour, alpha, dark = self._own_interior(frame, px, scale)
+            if bool((dark > 0).any()):
+                # Wider than the portrait: its own interior stays at the lips, the new depth
+                # in the middle is the synthetic mouth (with teeth if the portrait shows none).
+                synth, _ = self._synthetic(frame, px, xy, lat, teeth=not self.own_teeth)
+                colour = colour + dark[:, None] * (synth - colour)
+        else:
+            colour, alpha = self._synthetic(frame, px, xy, lat)
+        alpha = alpha * active.view(-1, 1, 1).to(alpha.dtype)
+        crop.add_(alpha[:, None] * (colour - crop))
+        return frames
+
+    def _latents(self, latents: torch.Tensor | None, bsz: int) -> torch.Tensor:
+        if latents is None:
+            return torch.zeros(bsz, len(self._ch), device=self.device)
+        lat = torch.as_tensor(latents, device=self.device, dtype=torch.float32)
+        return lat[:, list(self._ch)]
+
+    def _synthetic(self, frame, px, xy: torch.Tensor, lat: torch.Tensor,  # noqa: ANN001, ANN202
+                   teeth: bool = True):
+        length = frame.length.view(-1, 1, 1)
+        s = length / self.width0
+        # Closed portrait: the neutral lip-contact gap is not interior; shrink it away.
+        # (+0.5 px: at neutral d_up + d_low = gap0, so one of du, dl is <= 0 and a_in == 0.)
+        g0 = px.lookup(self.gap0.expand(frame.length.shape[0], -1)) * s
+        shrink = 0.5 * g0 + 0.5
+        # Once clearly open the painted interior reaches the deformed inner-lip line, so the
+        # stretched lip-contact pixels do not frame it like a drawn outline.
+        excess = (px.up_v + px.low_v - g0).clamp_min(0.0)
+        shrink = shrink * (1.0 - 0.75 * (excess / 5.0).clamp(0.0, 1.0))
+        du = px.d_up - shrink
+        dl = px.d_low - shrink
+        u = px.u
+        a_in = soft_step(du) * soft_step(dl) * soft_step((0.5 - u.abs()) * length)
+        au = (2.0 * u).abs().clamp(max=1.0)
+        near = torch.minimum(du, dl).clamp_min(0.0)
+        big = 0.05 * length
+        lip_shadow = 0.72 + 0.28 * (du / big).clamp(0.0, 1.0)
+
+        # Cavity: dark red at the lips, darkest at the back and the corners.
+        k_near = torch.exp(-near / (0.35 * big + 0.7))
+        sh_c = 1.0 - 0.4 * au.pow(4)
+
+        # Upper teeth: edge line fixed to the skull.
+        round_, wide, smile = lat[:, 1], lat[:, 2], lat[:, 4]
+        tooth = UPPER_TOOTH * (1.0 - 0.55 * round_ + 0.3 * wide + 0.2 * smile).clamp_min(0.2)
+        sim = similarity_2d(self.skull0, xy[:, list(SKULL)])
+        lip_line = apply_similarity(*sim, self.upper0)                         # (B, K, 2)
+        a = sim[0]
+        down = torch.stack((a[:, 0] * self.down0[0] - a[:, 1] * self.down0[1],
+                            a[:, 1] * self.down0[0] + a[:, 0] * self.down0[1]), -1)
+        drop = (tooth * self.width0)[:, None, None] * self.arch[None, :, None]
+        edge_tab = frame.table(lip_line + drop * down[:, None, :])
+        d_te = (px.lookup(edge_tab) - px.v) * length                          # + above the edge
+        tooth_px = (tooth.view(-1, 1, 1) * length).clamp_min(1.0)
+        a_ut = soft_step(d_te, 1.2) * (1.0 - au.pow(4)) * float(teeth)
+        theta = torch.asin((2.0 * u * 0.985).clamp(-0.985, 0.985))
+        tau = theta / TOOTH_STEP
+        gap_px = (tau - torch.round(tau)).abs() * TOOTH_STEP * torch.cos(theta) * 0.5 * length
+        t_edge = (1.0 - d_te / tooth_px).clamp(0.0, 1.0)
+        seps = 1.0 - 0.2 * torch.exp(-(gap_px / 0.6).square()) * t_edge.sqrt()
+        recede = 1.0 - 0.85 * au.pow(2.5)
+        sh_ut = recede * seps * (1.0 - 0.12 * torch.exp(-d_te.clamp_min(0.0) / 1.2))
+        sh_ut = sh_ut * (0.8 + 0.2 * (du / (0.03 * length + 0.5)).clamp(0.0, 1.0))
+
+        # Lower teeth: a thinner band on the lower lip (jaw), mostly hidden.
+        lower = (LOWER_TOOTH * (1.0 + 0.6 * wide - 0.5 * round_)).view(-1, 1, 1) * length
+        d_lt = lower * (1.0 - 1.6 * u.square()).clamp_min(0.0) - dl                # + above lip
+        a_lt = soft_step(d_lt, 1.2) * (1.0 - au.pow(4))
+        sh_lt = 0.78 * recede * seps * (0.8 + 0.2 * (d_lt / 2.0).clamp(0.0, 1.0))
+
+        # Tongue: a hump low in the cavity, rising with the opening; its front (low in the
+        # image, nearer the viewer) lit, its back dark.
+        gap_eff = du + dl
+        t_h = (0.45 * gap_eff - 0.02 * length).clamp(min=0.0)
+        t_h = torch.minimum(t_h, 0.2 * length)
+        prof = (1.0 - (2.0 * u / 0.85).square()).clamp_min(0.0).sqrt()
+        t_top = t_h * prof
+        d_t = t_top - dl
+        a_t = soft_step(d_t, 2.0)
+        sh_t = 0.45 + 0.55 * (d_t / (0.6 * t_top + 1.0)).clamp(0.0, 1.0)
+        sh_t = sh_t * (1.0 - 0.5 * au.square())
+
+        w_ut = a_ut
+        rest = 1.0 - a_ut
+        w_lt = rest * a_lt
+        rest = rest * (1.0 - a_lt)
+        w_t = rest * a_t
+        w_c = rest * (1.0 - a_t)
+        w_c = w_c * sh_c
+        weights = torch.stack((w_c * (1.0 - k_near), w_c * k_near, w_t * sh_t, w_lt * sh_lt,
+                               w_ut * sh_ut), -1)
+        weights = weights * lip_shadow[..., None]
+        palette = torch.stack((self.cavity, self.cavity_lip, self.tongue, self.teeth,
+                               self.teeth), 0)                                   # (5, 3)
+        colour = (weights @ palette).permute(0, 3, 1, 2)
+        return colour.clamp_(0.0, 1.0), a_in
+
+    def _own_interior(self, frame, px, scale: torch.Tensor):  # noqa: ANN001, ANN202
+        """Sample the portrait's own open mouth into the deformed opening."""
+        f0 = self.frame0
+        bsz = frame.length.shape[0]
+        inv = (1.0 / scale).view(-1, 1, 1)
+        h0 = px.lookup(self.gap0.expand(bsz, -1))                    # neutral gap px at u
+        up0 = px.lookup(f0.v_up.expand(bsz, -1)) * self.width0       # neutral upper lip v px
+        a = px.up_v * inv                                          # neutral px below upper lip
+        b = px.low_v * inv                                         # neutral px above lower lip
+        gap = a + b
+        # Each lip carries ANCHOR of the neutral opening with it (teeth do not stretch); the
+        # middle of the neutral opening stretches (or squeezes) over what is left.
+        anchor = torch.minimum(ANCHOR * h0, 0.5 * gap)
+        mid = (h0 - 2.0 * anchor) / (gap - 2.0 * anchor).clamp_min(1e-3)
+        y = torch.where(a <= anchor, a, torch.where(b <= anchor, h0 - b,
+                                                     anchor + (a - anchor) * mid))
+        y = torch.minimum(torch.maximum(y, torch.zeros_like(y)), h0)
+        # Wider than the portrait: the stretched middle is the throat, dark and deep.
+        deep = torch.minimum(a - anchor, b - anchor).clamp_min(0.0)
+        extra = ((gap - h0) / (0.1 * self.width0)).clamp(0.0, 1.0)
+        dark = extra * (1.0 - torch.exp(-deep / (0.03 * self.width0 + 0.5)))
+        u = px.u * self.width0
+        vv = up0 + y
+        o, e1, e2 = f0.origin[0], f0.e1[0], f0.e2[0]
+        sx = o[0] + u * e1[0] + vv * e2[0]
+        sy = o[1] + u * e1[1] + vv * e2[1]
+        gx = sx * (2.0 / self.width) - 1.0
+        gy = sy * (2.0 / self.height) - 1.0
+        # One sampling pass over the (shared) portrait: frames stacked along the grid's rows.
+        h, w = gx.shape[-2:]
+        grid = torch.stack((gx, gy), -1).view(1, bsz * h, w, 2)
+        colour = F.grid_sample(self.base[None], grid, mode="bilinear", padding_mode="border",
+                               align_corners=False)
+        colour = colour.view(3, bsz, h, w).transpose(0, 1)
+        return colour, px.opening(), dark

@@ -1,0 +1,174 @@
+"""Renderer: motion latents -> uint8 video frames of the portrait (DESIGN §2, render/).
+
+Per chunk of frames (one torch code path for CPU and CUDA):
+1. deform the control points in 3D from the latents (geometry.Deformer);
+2. turn their 2-D displacements into a dense backward map (warp.DenseMap);
+3. grid_sample the person layer (premultiplied colour + alpha, irises painted out) and lay it
+   over a still background plate (the person area filled in from around it), so the background
+   and the frame border never move and no streaks are dragged out of the head's outline;
+4. paint the mouth interior and the eyes (mouth.MouthCompositor, eyes.EyeCompositor);
+5. quantise to uint8 into a preallocated buffer; one transfer to the host.
+
+With neutral latents every displacement is zero, the map is the identity grid and the
+premultiplied layer plus plate add back up to the portrait exactly.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import sys
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from talkcli.face.rig import FaceRig
+from talkcli.motion.latent import CHANNELS
+from talkcli.render.eyes import EyeCompositor
+from talkcli.render.framing import Framed, frame_rig
+from talkcli.render.geometry import (
+    MESH_N,
+    Deformer,
+    build_geometry,
+    crease_boxes,
+    pose_angles,
+)
+from talkcli.render.mouth import MouthCompositor
+from talkcli.render.warp import DenseMap, sample
+
+SUB_BATCH = 4          # frames per full-resolution pass (keeps big temporaries < 32 MB)
+PLATE_STEP = 4         # background plate fill resolution: 1 / PLATE_STEP
+
+
+@functools.cache
+def _raise_mmap_threshold() -> None:
+    """glibc: keep ~16 MB per-sub-batch temporaries on the heap instead of mmap/munmap
+    each time (DESIGN §1: re-mapping halved throughput)."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-3, 32 * 1024 * 1024)   # M_MMAP_THRESHOLD
+        libc.mallopt(-1, 256 * 1024 * 1024)  # M_TRIM_THRESHOLD
+    except (OSError, AttributeError):
+        pass
+
+
+class Renderer:
+    """Build once per portrait; `render` turns (B, C) latents into (B, H, W, 3) uint8."""
+
+    def __init__(self, rig: FaceRig, size: int = 512, framing: str = "face",
+                 device: torch.device | str = "cpu", max_batch: int = 64) -> None:
+        _raise_mmap_threshold()
+        self.device = torch.device(device)
+        self.max_batch = max(1, int(max_batch))
+        framed = frame_rig(rig, size, framing)
+        self.framed = framed
+        width, height = framed.size
+        self.output_size: tuple[int, int] = (width, height)
+        dev = self.device
+        f32 = {"dtype": torch.float32, "device": dev}
+
+        base = torch.as_tensor(framed.image, **f32).permute(2, 0, 1).contiguous()
+        mesh = torch.as_tensor(framed.points, **f32)
+        self.eyes = EyeCompositor(
+            base, mesh, torch.as_tensor(framed.iris_left, **f32),
+            torch.as_tensor(framed.iris_right, **f32), torch.as_tensor(framed.eye_left, **f32),
+            torch.as_tensor(framed.eye_right, **f32), dev, interocular=framed.interocular)
+        self.mouth = MouthCompositor(base, mesh, framed.interocular, dev)
+        source = self.eyes.clean_base.to(**f32)
+
+        mask = torch.as_tensor(framed.person_mask, **f32)[None]
+        self.plate = _background_plate(base, mask)                     # (3, H, W)
+        fg = source - (1.0 - mask) * self.plate                       # premultiplied person
+        self.layer = torch.cat([fg, mask], 0)[None].contiguous()     # (1, 4, H, W)
+
+        geo = build_geometry(framed.points, rig.pose, framed.scale, width, height,
+                             framed.interocular, framed.face_height)
+        self.geometry = geo
+        self.deformer = Deformer(geo, dev)
+        self.pose0 = pose_angles(rig.pose)
+        self.map = DenseMap(geo.points[:, :2], width, height, dev,
+                            walk_boxes=crease_boxes(framed.points, framed.interocular))
+        self._out = torch.empty((self.max_batch, height, width, 3), dtype=torch.uint8,
+                                device=dev)
+        self._grid = torch.empty((SUB_BATCH, height, width, 2), **f32)
+
+    @property
+    def control_points(self) -> np.ndarray:
+        return self.geometry.points
+
+    @torch.inference_mode()
+    def deform(self, latents: np.ndarray | torch.Tensor) -> torch.Tensor:
+        """(B, C) latents -> (B, N, 3) deformed control points in output px."""
+        lat = torch.as_tensor(np.asarray(latents, dtype=np.float32), device=self.device)
+        return self.deformer.deform(lat, self.pose0)
+
+    @torch.inference_mode()
+    def render(self, latents: np.ndarray) -> np.ndarray:
+        """(B, C) float32 latents in CHANNELS order -> (B, H, W, 3) uint8 frames."""
+        lat = np.asarray(latents, dtype=np.float32)
+        if lat.ndim != 2 or lat.shape[1] < len(CHANNELS):
+            raise ValueError(f"latents must be (B, {len(CHANNELS)}), got {lat.shape}")
+        width, height = self.output_size
+        if lat.shape[0] == 0:
+            return np.zeros((0, height, width, 3), dtype=np.uint8)
+        chunks = [self._render_chunk(lat[i:i + self.max_batch])
+                  for i in range(0, lat.shape[0], self.max_batch)]
+        return chunks[0] if len(chunks) == 1 else np.concatenate(chunks)
+
+    def _render_chunk(self, lat_np: np.ndarray) -> np.ndarray:
+        b = lat_np.shape[0]
+        lat = torch.as_tensor(lat_np, device=self.device)
+        pts = self.deformer.deform(lat, self.pose0)                   # (B, N, 3)
+        disp = pts[..., :2] - self.deformer.points[:, :2]
+        back = self.map.backward_disp(disp)                           # (B, 2, h, w)
+        mesh = pts[:, :MESH_N]
+        out = self._out
+        for s in range(0, b, SUB_BATCH):
+            e = min(b, s + SUB_BATCH)
+            grid = self.map.grid(back[s:e], out=self._grid[: e - s])
+            warped = sample(self.layer, grid)                         # (b, 4, H, W)
+            frames = warped[:, :3].addcmul_(1.0 - warped[:, 3:4], self.plate[None])
+            frames = self.mouth.composite(frames, mesh[s:e], lat[s:e])
+            frames = self.eyes.composite(frames, mesh[s:e], lat[s:e])
+            q = frames.mul_(255.0).add_(0.5).clamp_(0.0, 255.0)
+            out[s:e].copy_(q.permute(0, 2, 3, 1))
+        host = out[:b].to("cpu")
+        arr = host.numpy()
+        return arr.copy() if self.device.type == "cpu" else arr
+
+
+def _background_plate(image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """The background with the person area filled in from around it (push-pull at low res),
+    for what the moving head uncovers. Equal to the image wherever the mask is ~0."""
+    _, h, w = image.shape
+    hole = F.max_pool2d((mask > 0.02).float()[None], 9, stride=1, padding=4)[0]
+    known = 1.0 - hole
+    small_h, small_w = max(1, h // PLATE_STEP), max(1, w // PLATE_STEP)
+    img_s = F.interpolate(image[None] * known, size=(small_h, small_w), mode="area")
+    k_s = F.interpolate(known[None], size=(small_h, small_w), mode="area")
+    filled = _push_pull(img_s, k_s)
+    filled = F.avg_pool2d(F.pad(filled, (2, 2, 2, 2), mode="replicate"), 5, stride=1)
+    big = F.interpolate(filled, size=(h, w), mode="bilinear", align_corners=False)[0]
+    soft = F.avg_pool2d(F.pad(hole[None], (3, 3, 3, 3), mode="replicate"), 7, stride=1)[0]
+    return image * (1.0 - soft) + big * soft
+
+
+def _push_pull(img: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """Fill where weight ~ 0 with weighted averages from coarser levels."""
+    if min(img.shape[-2:]) <= 2 or float(weight.min()) > 0.99:
+        return img / weight.clamp_min(1e-6)
+    ci = F.avg_pool2d(img, 2, ceil_mode=True)
+    cw = F.avg_pool2d(weight, 2, ceil_mode=True)
+    coarse = _push_pull(ci, cw)
+    up = F.interpolate(coarse, size=img.shape[-2:], mode="bilinear", align_corners=False)
+    here = img / weight.clamp_min(1e-6)
+    a = weight.clamp(0.0, 1.0)
+    return here * a + up * (1.0 - a)
+
+
+def _framed_summary(framed: Framed) -> str:  # pragma: no cover - debugging aid
+    w, h = framed.size
+    return f"{w}x{h} scale {framed.scale:.3f} interocular {framed.interocular:.1f}px"

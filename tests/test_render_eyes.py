@@ -1,0 +1,231 @@
+"""EyeCompositor: a clean base painted only inside the eyes, identity at rest, irises that follow
+the gaze inside the lids, and blinks that hide the iris instead of smearing it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from PIL import Image, ImageDraw
+
+from talkcli.face import regions
+from talkcli.motion.latent import index, neutral
+from talkcli.render.eyes import EyeCompositor
+
+CPU = torch.device("cpu")
+SIZE = 512
+
+
+def _rig_tensors(rig) -> dict:  # noqa: ANN001
+    return {
+        "base": torch.from_numpy(np.array(rig.image)).permute(2, 0, 1).float() / 255.0,
+        "points": torch.from_numpy(np.array(rig.points)).float(),
+        "iris_left": torch.from_numpy(np.array(rig.iris_left)).float(),
+        "iris_right": torch.from_numpy(np.array(rig.iris_right)).float(),
+        "eye_left": torch.from_numpy(np.array(rig.eye_left)).float(),
+        "eye_right": torch.from_numpy(np.array(rig.eye_right)).float(),
+        "interocular": float(rig.interocular),
+    }
+
+
+@pytest.fixture(scope="module")
+def faces(sample_portrait_path):  # noqa: ANN001, ANN201
+    """The sample portrait as is (small eyes) and framed on the face at 512 px, analysed."""
+    from talkcli.face.analyze import analyze_portrait
+    from talkcli.face.image import load_image
+
+    img = load_image(sample_portrait_path)
+    rig0 = analyze_portrait(img)
+    x0, y0, x1, y1 = rig0.box
+    side = 2.2 * max(x1 - x0, y1 - y0)
+    cx, cy = 0.5 * (x0 + x1), 0.5 * (y0 + y1)
+    t = torch.from_numpy(np.array(img)).permute(2, 0, 1).float()[None] / 255.0
+    theta = torch.tensor([[[side / img.shape[1], 0.0, (2 * cx / img.shape[1]) - 1.0],
+                           [0.0, side / img.shape[0], (2 * cy / img.shape[0]) - 1.0]]])
+    grid = F.affine_grid(theta, [1, 3, SIZE, SIZE], align_corners=False)
+    crop = F.grid_sample(t, grid, align_corners=False)[0]
+    arr = (crop.permute(1, 2, 0).numpy() * 255 + 0.5).clip(0, 255).astype(np.uint8)
+    return _rig_tensors(rig0), _rig_tensors(analyze_portrait(arr))
+
+
+@pytest.fixture(scope="module")
+def face(faces):  # noqa: ANN001, ANN201
+    return faces[1]
+
+
+def make(f: dict) -> EyeCompositor:
+    return EyeCompositor(f["base"], f["points"], f["iris_left"], f["iris_right"],
+                         f["eye_left"], f["eye_right"], CPU)
+
+
+def latents(b: int = 1, **kw: float) -> torch.Tensor:
+    lat = torch.from_numpy(neutral(b))
+    for k, v in kw.items():
+        lat[:, index(k)] = v
+    return lat
+
+
+def eye_mask(points: torch.Tensor, shape: tuple[int, int], grow: int = 1) -> torch.Tensor:
+    """Both eye openings of the mesh as a boolean image, dilated by `grow` px."""
+    img = Image.new("L", (shape[1], shape[0]), 0)
+    draw = ImageDraw.Draw(img)
+    for loop in (regions.EYE_LEFT, regions.EYE_RIGHT):
+        draw.polygon([tuple(map(float, points[i, :2])) for i in loop], fill=1, outline=1)
+    mask = torch.from_numpy(np.array(img)).bool()
+    if grow:
+        mask = F.max_pool2d(mask[None, None].float(), 2 * grow + 1, 1, grow)[0, 0] > 0
+    return mask
+
+
+def blink_points(points: torch.Tensor, amount: float) -> torch.Tensor:
+    """Upper-lid points moved toward the lower lid (1 = fully closed)."""
+    p = points.clone()
+    for up, low in ((regions.EYE_LEFT_UPPER, regions.EYE_LEFT_LOWER),
+                    (regions.EYE_RIGHT_UPPER, regions.EYE_RIGHT_LOWER)):
+        for iu, il in zip(up[1:-1], low[1:-1], strict=True):
+            p[iu, :2] = p[iu, :2] + amount * (points[il, :2] - points[iu, :2])
+    return p
+
+
+def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
+    mse = float(((a - b) ** 2).mean())
+    return 120.0 if mse == 0 else 10 * float(np.log10(1.0 / mse))
+
+
+def dark_centroid(img: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Centroid of the darkest third of the pixels inside a mask (the iris and pupil)."""
+    lum = 0.299 * img[0] + 0.587 * img[1] + 0.114 * img[2]
+    vals = lum[mask]
+    thr = torch.quantile(vals, 0.33)
+    sel = mask & (lum <= thr)
+    ys, xs = torch.nonzero(sel, as_tuple=True)
+    return torch.stack((xs.float().mean(), ys.float().mean()))
+
+
+def one_eye_mask(points: torch.Tensor, shape: tuple[int, int], loop: tuple[int, ...]
+                 ) -> torch.Tensor:
+    img = Image.new("L", (shape[1], shape[0]), 0)
+    ImageDraw.Draw(img).polygon([tuple(map(float, points[i, :2])) for i in loop], fill=1)
+    return torch.from_numpy(np.array(img)).bool()
+
+
+def test_eyes_are_enabled_at_face_framing(face) -> None:  # noqa: ANN001
+    eyes = make(face)
+    assert all(e.enabled for e in eyes.eyes)
+    assert all(4.0 <= e.radius <= 0.5 * e.width0 for e in eyes.eyes)
+
+
+def test_clean_base_changes_only_inside_the_eyes(face) -> None:  # noqa: ANN001
+    eyes = make(face)
+    base = face["base"]
+    changed = (eyes.clean_base - base).abs().amax(0) > 0
+    assert int(changed.sum()) > 50                 # the irises were painted out
+    inside = eye_mask(face["points"], base.shape[-2:], grow=1)
+    assert not bool((changed & ~inside).any())
+    # The painted sclera is lighter than the iris it replaced.
+    lum_b = (0.299 * base[0] + 0.587 * base[1] + 0.114 * base[2])[changed].mean()
+    cb = eyes.clean_base
+    lum_c = (0.299 * cb[0] + 0.587 * cb[1] + 0.114 * cb[2])[changed].mean()
+    assert float(lum_c) > float(lum_b) + 0.1
+
+
+def test_neutral_reproduces_the_portrait(face) -> None:  # noqa: ANN001
+    eyes = make(face)
+    base, pts = face["base"], face["points"]
+    out = eyes.composite(eyes.clean_base[None].repeat(2, 1, 1, 1), pts[None].repeat(2, 1, 1),
+                         latents(2))
+    for loop in (regions.EYE_LEFT, regions.EYE_RIGHT):
+        xy = pts[list(loop), :2]
+        xa, ya = (xy.amin(0) - 3).int().tolist()
+        xb, yb = (xy.amax(0) + 3).int().tolist()
+        assert psnr(out[0, :, ya:yb, xa:xb], base[:, ya:yb, xa:xb]) >= 40.0
+    assert psnr(out[1], base) >= 40.0
+
+
+@pytest.mark.parametrize(("channel", "value", "axis", "sign"), [
+    ("gaze_yaw", 25.0, 0, 1), ("gaze_yaw", -25.0, 0, -1), ("gaze_pitch", 20.0, 1, -1),
+    ("gaze_pitch", -20.0, 1, 1),
+])
+def test_gaze_moves_the_iris(face, channel: str, value: float, axis: int, sign: int
+                             ) -> None:  # noqa: ANN001
+    eyes = make(face)
+    pts = face["points"]
+    frames = eyes.clean_base[None].repeat(2, 1, 1, 1)
+    lat = latents(2)
+    lat[1, index(channel)] = value
+    out = eyes.composite(frames, pts[None].repeat(2, 1, 1), lat)
+    shape = out.shape[-2:]
+    for loop in (regions.EYE_LEFT, regions.EYE_RIGHT):
+        m = one_eye_mask(pts, shape, loop)
+        c0 = dark_centroid(out[0], m)
+        c1 = dark_centroid(out[1], m)
+        moved = float(c1[axis] - c0[axis]) * sign
+        assert moved > 0.5, (loop[0], channel, value, moved)
+
+
+def test_iris_stays_inside_the_eye_opening(face) -> None:  # noqa: ANN001
+    eyes = make(face)
+    pts = face["points"]
+    frames = eyes.clean_base[None].repeat(3, 1, 1, 1)
+    lat = latents(3)
+    lat[:, index("gaze_yaw")] = torch.tensor([40.0, -40.0, 10.0])
+    lat[:, index("gaze_pitch")] = torch.tensor([30.0, -30.0, -10.0])
+    out = eyes.composite(frames.clone(), pts[None].repeat(3, 1, 1), lat)
+    changed = (out - frames).abs().amax(1) > 1e-6
+    inside = eye_mask(pts, out.shape[-2:], grow=1)
+    assert not bool((changed & ~inside[None]).any())
+
+
+def test_blink_hides_the_iris(face) -> None:  # noqa: ANN001
+    eyes = make(face)
+    pts = face["points"]
+    closed = blink_points(pts, 1.0)
+    frames = eyes.clean_base[None].repeat(2, 1, 1, 1)
+    lat = latents(2, blink_left=1.0, blink_right=1.0)
+    lat[1, index("gaze_yaw")] = 20.0
+    out = eyes.composite(frames.clone(), closed[None].repeat(2, 1, 1), lat)
+    # The gaze no longer shows: the iris is gone, only the lash line where the lids meet.
+    assert torch.equal(out[0], out[1])
+    changed = (out[0] - frames[0]).abs().amax(0) > 1e-6
+    near_line = eye_mask(closed, out.shape[-2:], grow=6)
+    assert not bool((changed & ~near_line).any())
+    lum = 0.299 * out[0, 0] + 0.587 * out[0, 1] + 0.114 * out[0, 2]
+    lum_f = 0.299 * frames[0, 0] + 0.587 * frames[0, 1] + 0.114 * frames[0, 2]
+    assert float(lum[changed].mean()) < float(lum_f[changed].mean())   # darker lash line
+
+
+def test_half_blink_clips_the_iris_at_the_lid(face) -> None:  # noqa: ANN001
+    eyes = make(face)
+    pts = face["points"]
+    half = blink_points(pts, 0.5)
+    frames = eyes.clean_base[None].clone()
+    out = eyes.composite(frames.clone(), half[None], latents(blink_left=0.5, blink_right=0.5))
+    changed = (out - frames).abs().amax(1)[0] > 1e-6
+    assert bool(changed.any())
+    allowed = eye_mask(half, out.shape[-2:], grow=1)
+    assert not bool((changed & ~allowed).any())
+
+
+def test_batch_equals_single_frames(face) -> None:  # noqa: ANN001
+    eyes = make(face)
+    pts = face["points"]
+    batch_pts = torch.stack([pts, blink_points(pts, 0.4), pts + torch.tensor([3.0, -2.0, 0.0])])
+    lat = latents(3)
+    lat[:, index("gaze_yaw")] = torch.tensor([0.0, 15.0, -10.0])
+    lat[:, index("blink_left")] = torch.tensor([0.0, 0.4, 0.0])
+    frames = eyes.clean_base[None].repeat(3, 1, 1, 1)
+    batch = eyes.composite(frames.clone(), batch_pts, lat)
+    for i in range(3):
+        single = eyes.composite(frames[i:i + 1].clone(), batch_pts[i:i + 1], lat[i:i + 1])
+        assert torch.allclose(batch[i], single[0], atol=1e-5)
+
+
+def test_tiny_eyes_are_left_alone(faces) -> None:  # noqa: ANN001
+    small = faces[0]            # the unframed sample: irises ~3 px
+    eyes = make(small)
+    assert not any(e.enabled for e in eyes.eyes)
+    assert torch.equal(eyes.clean_base, small["base"])
+    frames = small["base"][None].clone()
+    out = eyes.composite(frames.clone(), small["points"][None], latents(gaze_yaw=20.0))
+    assert torch.equal(out, frames)

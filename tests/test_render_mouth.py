@@ -1,0 +1,201 @@
+"""MouthCompositor: identity at rest, a dark cavity with skull-fixed teeth when the lips part,
+and reuse of the portrait's own interior when its mouth is already open."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from talkcli.face import regions
+from talkcli.motion.latent import CHANNELS, index, neutral
+from talkcli.render.mouth import MouthCompositor
+
+CPU = torch.device("cpu")
+SIZE = 512
+
+
+@pytest.fixture(scope="module")
+def face(sample_portrait_path):  # noqa: ANN001, ANN201
+    """The sample portrait framed on the face at 512 px (as the renderer frames it), analysed."""
+    from talkcli.face.analyze import analyze_portrait
+    from talkcli.face.image import load_image
+
+    img = load_image(sample_portrait_path)
+    rig0 = analyze_portrait(img)
+    x0, y0, x1, y1 = rig0.box
+    side = 2.2 * max(x1 - x0, y1 - y0)
+    cx, cy = 0.5 * (x0 + x1), 0.5 * (y0 + y1)
+    t = torch.from_numpy(np.array(img)).permute(2, 0, 1).float()[None] / 255.0
+    theta = torch.tensor([[[side / img.shape[1], 0.0, (2 * cx / img.shape[1]) - 1.0],
+                           [0.0, side / img.shape[0], (2 * cy / img.shape[0]) - 1.0]]])
+    grid = F.affine_grid(theta, [1, 3, SIZE, SIZE], align_corners=False)
+    crop = F.grid_sample(t, grid, align_corners=False)[0]
+    arr = (crop.permute(1, 2, 0).numpy() * 255 + 0.5).clip(0, 255).astype(np.uint8)
+    rig = analyze_portrait(arr)
+    base = torch.from_numpy(rig.image).permute(2, 0, 1).float() / 255.0
+    return base, torch.from_numpy(rig.points).float(), float(rig.interocular)
+
+
+def closed_points(points: torch.Tensor) -> torch.Tensor:
+    """The same face with the lips together (inner lower lip on the inner upper lip)."""
+    p = points.clone()
+    up, low = list(regions.LIPS_INNER_UPPER), list(regions.LIPS_INNER_LOWER)
+    p[low] = p[up]
+    p[low[1:-1], 1] += 1.2
+    return p
+
+
+def jaw_points(points: torch.Tensor, drop: float) -> torch.Tensor:
+    """Lower lip (inner and outer) moved down by `drop` px, the corners by half."""
+    p = points.clone()
+    low = list(regions.LIPS_INNER_LOWER[1:-1]) + list(regions.LIPS_OUTER_LOWER[1:-1])
+    p[low, 1] += drop
+    return p
+
+
+def latents(b: int = 1, **kw: float) -> torch.Tensor:
+    lat = torch.from_numpy(neutral(b))
+    for k, v in kw.items():
+        lat[:, index(k)] = v
+    return lat
+
+
+def lum(img: torch.Tensor) -> torch.Tensor:
+    return 0.299 * img[..., 0, :, :] + 0.587 * img[..., 1, :, :] + 0.114 * img[..., 2, :, :]
+
+
+def centre_column(points: torch.Tensor) -> int:
+    return int(points[list(regions.INNER_LIP_MID), 0].mean())
+
+
+def test_channels_contract() -> None:
+    assert "mouth_round" in CHANNELS and "mouth_wide" in CHANNELS
+
+
+def test_closed_portrait_neutral_is_identity(face) -> None:  # noqa: ANN001
+    base, points, io = face
+    pts = closed_points(points)
+    mouth = MouthCompositor(base, pts, io, CPU)
+    assert not mouth.open_portrait
+    frames = base[None].repeat(2, 1, 1, 1)
+    out = mouth.composite(frames.clone(), pts[None].repeat(2, 1, 1), latents(2))
+    assert torch.equal(out, frames)
+
+
+def test_open_portrait_neutral_is_identity(face) -> None:  # noqa: ANN001
+    base, points, io = face
+    mouth = MouthCompositor(base, points, io, CPU)
+    assert mouth.open_portrait           # the sample smiles with its teeth showing
+    out = mouth.composite(base[None].clone(), points[None], latents())
+    mse = float(((out[0] - base) ** 2).mean())
+    assert mse == 0.0 or 10 * np.log10(1.0 / mse) >= 40.0
+    assert float((out[0] - base).abs().max()) < 1e-3
+
+
+def test_opening_shows_dark_cavity_and_upper_teeth(face) -> None:  # noqa: ANN001
+    base, points, io = face
+    pts = closed_points(points)
+    mouth = MouthCompositor(base, pts, io, CPU)
+    width = mouth.width0
+    drop = 0.45 * width
+    opened = jaw_points(pts, drop)
+    out = mouth.composite(base[None].clone(), opened[None], latents(jaw_open=1.0))[0]
+    x = centre_column(pts)
+    y_up = float(pts[13, 1])
+    col = lum(out[:, :, x - 1:x + 2].mean(-1, keepdim=True))[:, 0]
+    teeth = col[int(y_up + 2):int(y_up + 0.09 * width)].mean()
+    cavity = col[int(y_up + 0.2 * width):int(y_up + 0.32 * width)].mean()
+    lip_lum = lum(mouth.lips.view(3, 1, 1)).item()
+    assert float(cavity) < 0.5 * lip_lum
+    assert float(teeth) > 2.0 * float(cavity)
+    # Painted only inside the opened lips: far from the mouth nothing changed.
+    far = torch.ones_like(base[0], dtype=torch.bool)
+    box = opened[list(regions.LIPS_INNER), :2]
+    xa, ya = box.amin(0).floor().int() - 2
+    xb, yb = box.amax(0).ceil().int() + 2
+    far[ya:yb, xa:xb] = False
+    assert torch.equal(out[:, far], base[:, far])
+
+
+def _teeth_edge(out: torch.Tensor, x: int, y_from: float, y_to: float) -> float:
+    """First row below the upper lip where the centre column turns dark (teeth edge)."""
+    col = lum(out[:, :, x - 1:x + 2].mean(-1, keepdim=True))[:, 0]
+    seg = col[int(y_from):int(y_to)]
+    thr = 0.5 * (float(seg.max()) + float(seg.min()))
+    top = int(torch.argmax(seg))
+    below = torch.nonzero(seg[top:] < thr)
+    return float(y_from + top + below[0]) if len(below) else float("nan")
+
+
+def test_upper_teeth_follow_the_skull_not_the_jaw(face) -> None:  # noqa: ANN001
+    base, points, io = face
+    pts = closed_points(points)
+    mouth = MouthCompositor(base, pts, io, CPU)
+    w = mouth.width0
+    x = centre_column(pts)
+    y_up = float(pts[13, 1])
+    edges = []
+    for drop in (0.35 * w, 0.55 * w):
+        out = mouth.composite(base[None].clone(), jaw_points(pts, drop)[None],
+                              latents(jaw_open=1.0))[0]
+        edges.append(_teeth_edge(out, x, y_up, y_up + 0.3 * w))
+    assert abs(edges[0] - edges[1]) <= 1.0
+    # Move the whole head down 6 px: the teeth go with it.
+    shifted = jaw_points(pts, 0.45 * w)
+    shifted[:, 1] += 6.0
+    frame = torch.roll(base, 6, dims=1)
+    out = mouth.composite(frame[None].clone(), shifted[None], latents(jaw_open=1.0))[0]
+    moved = _teeth_edge(out, x, y_up + 6, y_up + 6 + 0.3 * w)
+    assert abs(moved - (edges[0] + 6.0)) <= 1.5
+
+
+def _bright_count(out: torch.Tensor, mouth: MouthCompositor) -> int:
+    return int((lum(out) > 0.8 * float(lum(mouth.teeth.view(3, 1, 1)))).sum())
+
+
+def test_round_hides_and_wide_shows_teeth(face) -> None:  # noqa: ANN001
+    base, points, io = face
+    pts = closed_points(points)
+    mouth = MouthCompositor(base, pts, io, CPU)
+    opened = jaw_points(pts, 0.3 * mouth.width0)[None]
+    dark = base * 0.2       # a dark frame so only painted teeth count as bright
+    counts = {}
+    for name, kw in {"plain": {}, "round": {"mouth_round": 1.0}, "wide": {"mouth_wide": 1.0}
+                     }.items():
+        out = mouth.composite(dark[None].clone(), opened, latents(jaw_open=0.6, **kw))[0]
+        counts[name] = _bright_count(out, mouth)
+    assert counts["round"] < counts["plain"] < counts["wide"]
+
+
+def test_open_portrait_keeps_its_own_teeth(face) -> None:  # noqa: ANN001
+    base, points, io = face
+    mouth = MouthCompositor(base, points, io, CPU)
+    w = mouth.width0
+    out = mouth.composite(base[None].clone(), jaw_points(points, 0.3 * w)[None],
+                          latents(jaw_open=1.0))[0]
+    x = centre_column(points)
+    y_up = int(np.ceil(float(points[13, 1]))) + 1
+    # Just under the upper lip: the portrait's own upper teeth, unchanged.
+    diff = (out[:, y_up:y_up + 2, x - 3:x + 4] - base[:, y_up:y_up + 2, x - 3:x + 4]).abs()
+    assert float(diff.max()) < 0.03
+    # The opened middle (wider than the portrait's) is dark.
+    mid = int(float(points[13, 1]) + 0.5 * (float(points[14, 1]) + 0.3 * w - float(points[13, 1])))
+    assert float(lum(out[:, mid - 1:mid + 2, x - 3:x + 4]).mean()) < 0.35
+
+
+def test_batch_equals_single_frames(face) -> None:  # noqa: ANN001
+    base, points, io = face
+    pts = closed_points(points)
+    mouth = MouthCompositor(base, pts, io, CPU)
+    w = mouth.width0
+    drops = (0.0, 0.1 * w, 0.4 * w)
+    batch_pts = torch.stack([jaw_points(pts, d) for d in drops])
+    lat = latents(3, jaw_open=0.5)
+    lat[:, index("mouth_wide")] = torch.tensor([0.0, 0.5, 1.0])
+    batch = mouth.composite(base[None].repeat(3, 1, 1, 1), batch_pts, lat)
+    for i in range(3):
+        single = mouth.composite(base[None].clone(), batch_pts[i:i + 1], lat[i:i + 1])
+        assert torch.allclose(batch[i], single[0], atol=1e-5)
+    assert torch.equal(batch[0], base)
