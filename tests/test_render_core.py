@@ -96,7 +96,8 @@ def test_jaw_opens_and_press_closes(measured: dict) -> None:
     # the sample smiles with parted lips (gap ~0.17): pressed, they close to the landmarker's
     # closed-mouth reading (~0.05-0.09 on this face; the lip seam keeps a pixel of teeth)
     assert measured["press"].mouth_gap <= min(0.1, 0.6 * measured["neutral"].mouth_gap)
-    assert measured["jaw"].mouth_gap >= measured["neutral"].mouth_gap + 0.04
+    # end to end the painted lower teeth read as the lower lip (see test_warp_opens_the_lips)
+    assert measured["jaw"].mouth_gap >= measured["neutral"].mouth_gap + 0.02
 
 
 def test_warp_opens_the_lips(rig: FaceRig) -> None:

@@ -140,6 +140,10 @@ class EyeCompositor:
         gx, gy = crop_grid(sx0, sy0, size, size, self.device)
         d = ((gx - centre[0]).square() + (gy - centre[1]).square()).sqrt()[0]
         sprite[3] = (r_paint + 1.5 - d).clamp(0.0, 1.0)
+        # The part of the disc hidden under the lids in the portrait is lid, not iris: it must
+        # not travel with the gaze. Fill it by extending the visible iris along each column.
+        shown = band_pixels(frame, gx, gy).opening()[0]
+        sprite[:3] = _extend_columns(sprite[:3], shown, sprite[3] > 0)
         # Premultiply so bilinear sampling does not bleed outside colours into the edge.
         sprite[:3] *= sprite[3:]
         eye.sprite = sprite[None]
@@ -214,7 +218,9 @@ class EyeCompositor:
         du = ball * torch.sin(yaw)
         lim = (0.5 - 0.75 * r_n - cu[0].abs()).clamp_min(0.0) + 0.5 * r_n
         du = torch.maximum(torch.minimum(du, lim), -lim)
-        dv = (-ball * torch.sin(pitch)).clamp(-0.55 * r_n, 0.55 * r_n)
+        # Vertical room: a narrow (squinting) eye shows little iris, so it barely moves.
+        room = 0.55 * r_n * min(1.0, eye.opening0 / (2.0 * eye.radius))
+        dv = (-ball * torch.sin(pitch)).clamp(-room, room)
         c_uv = torch.stack((cu[0] + du, cu[1] + dv), -1)[:, None, :]
         centre = frame.to_image(c_uv)[:, 0]                           # (B, 2)
         xs, ys = crop_grid(x0, y0, h, w, self.device)
@@ -286,3 +292,20 @@ def _row_gain(pixels: torch.Tensor, fill: torch.Tensor, ok: torch.Tensor, hole: 
         for c in range(3):
             gain[c, y] = np.interp(np.arange(ratio.shape[2]), pts, [v[c] for v in vals])
     return torch.from_numpy(gain).to(pixels.device)
+
+
+def _extend_columns(rgb: torch.Tensor, shown: torch.Tensor, disc: torch.Tensor) -> torch.Tensor:
+    """Replace pixels of the disc that the portrait does not show (shown == 0) with the nearest
+    fully shown pixel of the same column (above or below)."""
+    out = rgb.cpu().numpy().copy()
+    vis = (shown >= 0.999).cpu().numpy()
+    hidden = ((shown <= 0.0) & disc).cpu().numpy()
+    for x in range(out.shape[2]):
+        rows = np.nonzero(vis[:, x])[0]
+        if len(rows) == 0:
+            continue
+        for y in np.nonzero(hidden[:, x])[0]:
+            src = rows[0] if y < rows[0] else rows[-1] if y > rows[-1] else None
+            if src is not None:
+                out[:, y, x] = out[:, src, x]
+    return torch.from_numpy(out).to(rgb.device)

@@ -32,8 +32,8 @@ MESH_N = 468
 BASIS_CHANNELS = ("mouth_round", "mouth_wide", "lips_press", "blink_left", "blink_right",
                   "brow_raise", "smile", "brow_frown", "eye_squint")
 
-JAW_MAX = 0.40            # rad of jaw rotation at jaw_open = 1
-JAW_LOWER_LIP_DROP = 0.35  # cm extra lower-lip drop at jaw_open = 1
+JAW_MAX = 0.46            # rad of jaw rotation at jaw_open = 1
+JAW_LOWER_LIP_DROP = 0.45  # cm extra lower-lip drop at jaw_open = 1
 JAW_UPPER_LIP_LIFT = 0.12  # cm
 HEAD_PIVOT = (0.0, -2.0, -4.0)     # canonical cm: behind the face, top of the neck
 HEAD_CENTRE = (0.0, 1.5, -3.0)     # canonical cm: the head's silhouette plane (ear depth)

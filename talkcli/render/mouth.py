@@ -40,6 +40,7 @@ SKULL = (168, 6, 197, 195, 5, 4, 1, 133, 362, 98, 327)
 
 UPPER_TOOTH = 0.115      # visible upper-incisor length below the neutral upper lip, x mouth width
 LOWER_TOOTH = 0.05       # lower-incisor height above the lower lip, x mouth width
+LOWER_SHADOW = 0.25      # darkening of the jaw's part of an open portrait's mouth, fully open
 ANCHOR = 0.42           # share of a portrait's open mouth that moves with each lip
 OPEN_PORTRAIT = 0.07     # neutral inner gap above which the portrait is open, x width
 TOOTH_STEP = (math.pi / 2) / 4.6   # angular width of one tooth on the dental arch
@@ -158,7 +159,8 @@ class MouthCompositor:
             if bool((dark > 0).any()):
                 # Wider than the portrait: its own interior stays at the lips, the new depth
                 # in the middle is the synthetic mouth (with teeth if the portrait shows none).
-                synth, _ = self._synthetic(frame, px, xy, lat, teeth=not self.own_teeth)
+                synth, _ = self._synthetic(frame, px, xy, lat, teeth=not self.own_teeth,
+                                           tongue=False)
                 colour = colour + dark[:, None] * (synth - colour)
         else:
             colour, alpha = self._synthetic(frame, px, xy, lat)
@@ -173,7 +175,7 @@ class MouthCompositor:
         return lat[:, list(self._ch)]
 
     def _synthetic(self, frame, px, xy: torch.Tensor, lat: torch.Tensor,  # noqa: ANN001, ANN202
-                   teeth: bool = True):
+                   teeth: bool = True, tongue: bool = True):
         length = frame.length.view(-1, 1, 1)
         s = length / self.width0
         # Closed portrait: the neutral lip-contact gap is not interior; shrink it away.
@@ -228,12 +230,12 @@ class MouthCompositor:
         # Tongue: a hump low in the cavity, rising with the opening; its front (low in the
         # image, nearer the viewer) lit, its back dark.
         gap_eff = du + dl
-        t_h = (0.45 * gap_eff - 0.02 * length).clamp(min=0.0)
-        t_h = torch.minimum(t_h, 0.2 * length)
+        t_h = (0.35 * gap_eff - 0.02 * length).clamp(min=0.0)
+        t_h = torch.minimum(t_h, 0.16 * length)
         prof = (1.0 - (2.0 * u / 0.85).square()).clamp_min(0.0).sqrt()
         t_top = t_h * prof
         d_t = t_top - dl
-        a_t = soft_step(d_t, 2.0)
+        a_t = soft_step(d_t, 2.0) * float(tongue)
         sh_t = 0.45 + 0.55 * (d_t / (0.6 * t_top + 1.0)).clamp(0.0, 1.0)
         sh_t = sh_t * (1.0 - 0.5 * au.square())
 
@@ -286,4 +288,8 @@ class MouthCompositor:
         colour = F.grid_sample(self.base[None], grid, mode="bilinear", padding_mode="border",
                                align_corners=False)
         colour = colour.view(3, bsz, h, w).transpose(0, 1)
+        # The jaw's part (lower teeth, tongue) falls into the upper jaw's shadow as it opens.
+        low_part = soft_step(anchor + 1.5 - b, 3.0)
+        shadow = 1.0 - LOWER_SHADOW * ((gap - h0) / (0.15 * self.width0)).clamp(0.0, 1.0) * low_part
+        colour = colour * shadow[:, None]
         return colour, px.opening(), dark

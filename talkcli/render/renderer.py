@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from talkcli.face.rig import FaceRig
 from talkcli.motion.latent import CHANNELS
 from talkcli.render.eyes import EyeCompositor
-from talkcli.render.framing import Framed, frame_rig
+from talkcli.render.framing import frame_rig
 from talkcli.render.geometry import (
     MESH_N,
     Deformer,
@@ -142,7 +142,7 @@ class Renderer:
 
 def _background_plate(image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """The background with the person area filled in from around it (push-pull at low res),
-    for what the moving head uncovers. Equal to the image wherever the mask is ~0."""
+    for what the moving head uncovers. Equal to the image wherever the mask is 0."""
     _, h, w = image.shape
     hole = F.max_pool2d((mask > 0.02).float()[None], 9, stride=1, padding=4)[0]
     known = 1.0 - hole
@@ -152,7 +152,9 @@ def _background_plate(image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     filled = _push_pull(img_s, k_s)
     filled = F.avg_pool2d(F.pad(filled, (2, 2, 2, 2), mode="replicate"), 5, stride=1)
     big = F.interpolate(filled, size=(h, w), mode="bilinear", align_corners=False)[0]
-    soft = F.avg_pool2d(F.pad(hole[None], (3, 3, 3, 3), mode="replicate"), 7, stride=1)[0]
+    # Exactly the image where the mask is 0, so the premultiplied person layer is 0 there
+    # (a residual would travel with the head as a halo); the fill where it is >= 0.5.
+    soft = (mask * 2.0).clamp(0.0, 1.0)
     return image * (1.0 - soft) + big * soft
 
 
@@ -168,7 +170,3 @@ def _push_pull(img: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     a = weight.clamp(0.0, 1.0)
     return here * a + up * (1.0 - a)
 
-
-def _framed_summary(framed: Framed) -> str:  # pragma: no cover - debugging aid
-    w, h = framed.size
-    return f"{w}x{h} scale {framed.scale:.3f} interocular {framed.interocular:.1f}px"

@@ -1,11 +1,16 @@
 """Dense backward map from moved control points, and the grid_sample warp.
 
-At init: a Delaunay triangulation of the NEUTRAL control points, and for every cell of a
-reduced-resolution grid (factor `FIELD_STEP`) its triangle's three vertices and barycentric
-weights. Per frame: the forward displacement field D(p) = sum_i w_i d_i is one
-`embedding_bag` (frames are the embedding dimension), the backward map is the fixed point
-q = p - D(q) (a few grid_sample iterations on D), upsampled bilinearly to full resolution
-and added to the identity grid. With zero displacements the map is exactly the identity.
+At init: a Delaunay triangulation of the NEUTRAL control points; for every cell of a
+half-resolution grid its triangle's three vertices and barycentric weights; a full-resolution
+triangle-id image of the neutral triangulation. Per frame:
+1. the forward displacement field D(p) = sum_i w_i d_i is one `embedding_bag` (frames are the
+   embedding dimension);
+2. a damped fixed point q <- q + a (p - q - D(q)) (grid_sample on D) starts the inverse;
+3. inside the crease boxes (lips, eye openings) the inverse is made exact by walking the
+   piecewise-affine map: q <- A_t^-1 p with t the neutral triangle holding q, accepted when
+   the new q lies in the triangle used, so lips and lids part and close with sharp edges;
+4. the half-resolution backward displacement is upsampled bilinearly and added to the
+   identity grid. With zero displacements the map is exactly the identity.
 
 Pixel convention: pixel (row i, column j) has its centre at (x, y) = (j + 0.5, i + 0.5), the
 convention of grid_sample(align_corners=False).
