@@ -161,7 +161,8 @@ def test_gaze_moves_the_iris(face, channel: str, value: float, axis: int, sign: 
         c0 = dark_centroid(out[0], m)
         c1 = dark_centroid(out[1], m)
         moved = float(c1[axis] - c0[axis]) * sign
-        assert moved > 0.5, (loop[0], channel, value, moved)
+        # Vertical moves are clipped by the lids, so the visible dark centroid moves less.
+        assert moved > (0.5 if axis == 0 else 0.25), (loop[0], channel, value, moved)
 
 
 def test_iris_stays_inside_the_eye_opening(face) -> None:  # noqa: ANN001

@@ -216,7 +216,7 @@ class MouthCompositor:
         tau = theta / TOOTH_STEP
         gap_px = (tau - torch.round(tau)).abs() * TOOTH_STEP * torch.cos(theta) * 0.5 * length
         t_edge = (1.0 - d_te / tooth_px).clamp(0.0, 1.0)
-        seps = 1.0 - 0.2 * torch.exp(-(gap_px / 0.6).square()) * t_edge.sqrt()
+        seps = 1.0 - 0.13 * torch.exp(-(gap_px / 0.6).square()) * t_edge.sqrt()
         recede = 1.0 - 0.85 * au.pow(2.5)
         sh_ut = recede * seps * (1.0 - 0.12 * torch.exp(-d_te.clamp_min(0.0) / 1.2))
         sh_ut = sh_ut * (0.8 + 0.2 * (du / (0.03 * length + 0.5)).clamp(0.0, 1.0))
