@@ -12,8 +12,12 @@ encoder: no output and no temp file remain.
 
 from __future__ import annotations
 
+import ctypes
+import functools
+import itertools
 import math
 import os
+import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -25,7 +29,6 @@ import numpy as np
 from talkcli.errors import InvalidInputError, UsageError
 from talkcli.motion.latent import CHANNELS, NEUTRAL, MotionTrack
 from talkcli.timing import (
-    DEFAULT_CHUNK_FRAMES,
     DEFAULT_FPS,
     DEFAULT_SIZE,
     MAX_FPS,
@@ -37,6 +40,10 @@ from talkcli.timing import (
 )
 
 FRAMINGS = ("face", "portrait")
+# Frames per chunk. 32 rather than timing.DEFAULT_CHUNK_FRAMES (64): the renderer's
+# per-chunk temporaries dominate peak memory (measured at 512² on CPU: peak RSS 1.43 GB at
+# 64 frames per chunk, 0.97 GB at 32) for no measurable loss of speed.
+PIPELINE_CHUNK_FRAMES = 32
 FIRST_CHUNK_FRAMES = 8  # a small first batch: the first frame reaches the encoder sooner
 MAX_CHUNK_FRAMES = 256
 
@@ -61,14 +68,14 @@ class RenderRequest:
     seed: int = 0
     overwrite: bool = False
     face_index: int | None = None
-    chunk_frames: int = DEFAULT_CHUNK_FRAMES
+    chunk_frames: int = PIPELINE_CHUNK_FRAMES
 
 
 @dataclass(frozen=True)
 class StageTimings:
     """Seconds per stage. motion + render + encode (+ finish) is the chunk loop."""
 
-    load_s: float = 0.0  # portrait analysis, audio decode, motion setup, renderer build
+    load_s: float = 0.0  # portrait analysis, audio decode, renderer build (not motion)
     motion_s: float = 0.0
     render_s: float = 0.0
     encode_s: float = 0.0  # the loop's time in encoder.write (copy + back-pressure)
@@ -263,6 +270,25 @@ class _Timed:
             self.seconds += time.perf_counter() - t0
 
 
+def _release_free_memory() -> None:
+    """glibc: return freed heap pages to the OS (malloc_trim); a no-op elsewhere."""
+    libc = _libc()
+    if libc is not None:
+        libc.malloc_trim(0)
+
+
+@functools.cache
+def _libc() -> ctypes.CDLL | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.malloc_trim  # noqa: B018 - probe that it exists (glibc, not musl)
+    except (OSError, AttributeError):
+        return None
+    return libc
+
+
 def _read_transcript(path: Path | None) -> str | None:
     if path is None:
         return None
@@ -325,11 +351,16 @@ def render_video(request: RenderRequest,
     chunks, warnings = _motion_chunks(req, audio, total, preset, transcript)
     del audio  # the generator keeps what it needs
     batches = _Timed(rechunk(chunks, total, req.chunk_frames))
+    # Run the motion analysis (on the first chunk) before the renderer exists, and give its
+    # temporaries back to the OS: otherwise they stack on top of the renderer's buffers and
+    # peak memory grows with the audio's length.
+    first = next(batches)
+    _release_free_memory()
 
     renderer = Renderer(rig, size=req.size, framing=req.framing, device=device,
                         max_batch=req.chunk_frames)
     width, height = (int(v) for v in renderer.output_size)
-    t_load = time.perf_counter() - t_start
+    t_load = time.perf_counter() - t_start - batches.seconds  # motion is timed apart
 
     # Chunk loop: motion -> frames -> encoder.
     from talkcli.video.encoder import VideoEncoder
@@ -340,7 +371,7 @@ def render_video(request: RenderRequest,
     if progress is not None:
         progress(0, total)
     with VideoEncoder(req.output, width, height, req.fps, audio=req.audio) as encoder:
-        for latents in batches:
+        for latents in itertools.chain([first], batches):
             t0 = time.perf_counter()
             frames = renderer.render(latents)
             render_s += time.perf_counter() - t0

@@ -24,6 +24,7 @@ def test_sample_assets_exist() -> None:
         assert path.is_file(), path
 
 
+@pytest.mark.slow  # the one default-size (512²) run: ~10 s idle, several times that when busy
 def test_demo_renders_valid_video(tmp_path: Path) -> None:
     out = tmp_path / "demo.mp4"
     result = runner.invoke(app, ["demo", "-o", str(out), "--device", "cpu", "--json"])

@@ -14,8 +14,14 @@ from types import FrameType
 import typer
 
 from talkcli.cli.app import app, err_console, guarded, out_console
-from talkcli.pipeline import ProgressCallback, RenderRequest, RenderResult, render_video
-from talkcli.timing import DEFAULT_CHUNK_FRAMES, DEFAULT_FPS, DEFAULT_SIZE
+from talkcli.pipeline import (
+    PIPELINE_CHUNK_FRAMES,
+    ProgressCallback,
+    RenderRequest,
+    RenderResult,
+    render_video,
+)
+from talkcli.timing import DEFAULT_FPS, DEFAULT_SIZE
 
 
 def _stderr_is_tty() -> bool:
@@ -129,7 +135,7 @@ def render(
     seed: int = typer.Option(0, "--seed", help="Random seed for blinks, gaze and idle motion."),
     face_index: int | None = typer.Option(None, "--face-index",
                                           help="Which face when there are several (0 = largest)."),
-    chunk_frames: int = typer.Option(DEFAULT_CHUNK_FRAMES, "--chunk-frames", hidden=True),
+    chunk_frames: int = typer.Option(PIPELINE_CHUNK_FRAMES, "--chunk-frames", hidden=True),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
