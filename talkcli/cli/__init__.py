@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import sys
 
+# Importing the command modules registers their commands on `app`.
+from talkcli.cli import (  # noqa: F401
+    doctor_cmd,
+    inspect_cmd,
+    motion_cmd,
+    presets_cmd,
+    render_cmd,
+)
 from talkcli.cli.app import app
 from talkcli.errors import EXIT_INTERRUPTED
-
-# Importing the command modules registers their commands on `app`.
-from talkcli.cli import doctor_cmd  # noqa: E402,F401  isort: skip
-
-for _name in ("inspect_cmd", "presets_cmd", "motion_cmd", "render_cmd"):
-    try:
-        __import__(f"talkcli.cli.{_name}")
-    except ModuleNotFoundError as _exc:  # a command module not written yet
-        if _exc.name != f"talkcli.cli.{_name}":
-            raise
 
 
 def main() -> None:

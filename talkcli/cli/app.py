@@ -63,7 +63,8 @@ def guarded(fn: F) -> F:
             if debug_enabled():
                 traceback.print_exc(file=sys.stderr)
             hint = "" if debug_enabled() else " (run with --debug for the traceback)"
-            raise fail(f"internal error: {type(exc).__name__}: {exc}{hint}", EXIT_INTERNAL) from None
+            message = f"internal error: {type(exc).__name__}: {exc}{hint}"
+            raise fail(message, EXIT_INTERNAL) from None
 
     return wrapper  # type: ignore[return-value]
 
