@@ -199,3 +199,34 @@ def test_batch_equals_single_frames(face) -> None:  # noqa: ANN001
         single = mouth.composite(base[None].clone(), batch_pts[i:i + 1], lat[i:i + 1])
         assert torch.allclose(batch[i], single[0], atol=1e-5)
     assert torch.equal(batch[0], base)
+
+
+def test_closed_mouth_portrait_opens_end_to_end(sample_portrait_path) -> None:  # noqa: ANN001
+    """A closed-mouth portrait (the sample rendered with its lips pressed, analysed again):
+    jaw_open 1 re-measures as an open mouth (inner-lip gap >= 0.3 interocular) through the
+    full renderer, compositors included; jaw_open 0 stays closed; the opening grows with jaw."""
+    from talkcli.face.analyze import analyze_portrait, measure_face
+    from talkcli.face.image import load_image
+    from talkcli.render.renderer import Renderer
+
+    r0 = Renderer(analyze_portrait(load_image(sample_portrait_path)), size=512, max_batch=1)
+    closed = r0.render(latents(1, lips_press=1.0).numpy())[0]
+    first = measure_face(closed)
+    assert first is not None and first.mouth_gap <= 0.1      # a closed-mouth portrait
+    r = Renderer(analyze_portrait(closed), size=512, max_batch=3)
+    lat = latents(3)
+    lat[:, index("jaw_open")] = torch.tensor([0.0, 0.5, 1.0])
+    frames = r.render(lat.numpy())
+    gaps = []
+    for f in frames:
+        m = measure_face(f)
+        assert m is not None
+        gaps.append(m.mouth_gap)
+    assert gaps[0] <= 0.1
+    assert gaps[0] < gaps[1] < gaps[2]
+    assert gaps[2] >= 0.3
+    # ... and the painted interior is a mouth, not a lip: dark at its centre
+    pts = r.deform(lat[2:3].numpy())[0]
+    cx, cy = pts[[13, 14], :2].mean(0).round().int().tolist()
+    centre = torch.from_numpy(frames[2, cy - 2:cy + 3, cx - 2:cx + 3].astype(np.float32)) / 255
+    assert float(centre.mean()) < 0.25

@@ -33,8 +33,16 @@ BASIS_CHANNELS = ("mouth_round", "mouth_wide", "lips_press", "blink_left", "blin
                   "brow_raise", "smile", "brow_frown", "eye_squint")
 
 JAW_MAX = 0.46            # rad of jaw rotation at jaw_open = 1
-JAW_LOWER_LIP_DROP = 0.45  # cm extra lower-lip drop at jaw_open = 1
+JAW_LOWER_LIP_DROP = 0.15  # cm extra lower-lip drop at jaw_open = 1 (more folds the chin skin)
 JAW_UPPER_LIP_LIFT = 0.12  # cm
+JAW_NECK_FALLOFF = (-0.6, 1.2)  # cm below the chin where the jaw's pull on the rings ends
+# Inner-lip gap (mesh 13-14, x interocular) at jaw_open = 1: an "aa" (real speech: ~0.35-0.45).
+# What JAW_MAX gives depends on the portrait's pose and proportions; the jaw then also slides
+# straight down (canonical -y, weighted like the rotation) by what is missing, within
+# JAW_SLIDE_RANGE cm. An already open portrait opens by at least JAW_MIN_EXTRA more.
+JAW_TARGET_GAP = 0.42
+JAW_MIN_EXTRA = 0.1
+JAW_SLIDE_RANGE = (-0.3, 1.6)
 HEAD_PIVOT = (0.0, -2.0, -4.0)     # canonical cm: behind the face, top of the neck
 HEAD_CENTRE = (0.0, 1.5, -3.0)     # canonical cm: the head's silhouette plane (ear depth)
 RING_SCALES = (1.2, 1.45, 1.8, 2.3, 3.0)
@@ -46,10 +54,11 @@ BORDER_STEPS = 8
 YAW_GAIN = 1.4
 PITCH_GAIN = 1.12
 DEPTH_SMOOTH_ITERS = 4
+MAX_DEPTH_SLOPE = 1.6      # cot of the largest turn (~32°) that folds no triangle
 BLINK_MEET = 0.28         # where the lids meet, fraction of the opening above the lower lid
 BLINK_OVERLAP = 0.3       # the upper lid comes this far past the meeting line
-BLINK_CORNER = 0.35
-PRESS_OVERLAP = 0.08      # cm each lip goes past the line where they meet
+BLINK_SMOOTH_ITERS = 6  # relaxation of the lid skin's displacement (see _relax)
+PRESS_OVERLAP = 0.0       # cm each lip goes past the line (> 0 folds the lips: zig-zag)
 RING_DEPTH_BLEND = (0.3, 0.6, 0.85, 1.0, 1.0)
 
 
@@ -70,6 +79,7 @@ class Geometry:
     jaw_axis_a: np.ndarray   # (3, 3) canonical cm -> output px (linear part)
     head_pivot: np.ndarray   # (3,) output px
     rot0: np.ndarray         # (3, 3) the portrait's R_head (canonical frame)
+    jaw_slide: float = 0.0   # cm the jaw slides down at jaw_open = 1 (see _jaw_slide)
 
     @property
     def count(self) -> int:
@@ -151,6 +161,39 @@ def _smooth_depth(mesh: np.ndarray, iters: int = DEPTH_SMOOTH_ITERS) -> np.ndarr
     return mesh[:, 2] + w * (z - mesh[:, 2])
 
 
+def _limit_depth_slope(points: np.ndarray, max_slope: float, iters: int = 60) -> np.ndarray:
+    """Depths whose slope over the 2-D triangulation of the control points stays below
+    `max_slope` (px of depth per px across the image). Under a turn by theta a triangle folds
+    over (the map stops being injective: smears and streaks) where the depth falls away faster
+    than cot(theta): the far cheek's silhouette, hair over the cheek. Triangles steeper than
+    the limit are flattened toward their mean depth, a little per pass, until none is."""
+    tri = Delaunay(points[:, :2]).simplices
+    xy = points[tri, :2]                                   # (T, 3, 2)
+    e1, e2 = xy[:, 1] - xy[:, 0], xy[:, 2] - xy[:, 0]
+    det = e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]
+    good = np.abs(det) > 1e-6
+    tri, e1, e2, det = tri[good], e1[good], e2[good], det[good]
+    z = points[:, 2].astype(np.float64).copy()
+    for _ in range(iters):
+        zt = z[tri]
+        dz1, dz2 = zt[:, 1] - zt[:, 0], zt[:, 2] - zt[:, 0]
+        gx = (dz1 * e2[:, 1] - dz2 * e1[:, 1]) / det
+        gy = (dz2 * e1[:, 0] - dz1 * e2[:, 0]) / det
+        g = np.hypot(gx, gy)
+        over = g > max_slope
+        if not over.any():
+            break
+        shrink = np.where(over, max_slope / np.maximum(g, 1e-9), 1.0)
+        mean = zt.mean(axis=1, keepdims=True)
+        target = mean + (zt - mean) * shrink[:, None]
+        delta = np.where(over[:, None], target - zt, 0.0)
+        acc = np.bincount(tri.ravel(), weights=delta.ravel(), minlength=len(z))
+        hits = np.bincount(tri.ravel(), weights=np.repeat(over, 3).astype(np.float64),
+                           minlength=len(z))
+        z += acc / np.maximum(hits, 1.0)
+    return z
+
+
 def _border_points(width: int, height: int) -> np.ndarray:
     xs = np.linspace(0.0, width, BORDER_STEPS + 1)
     ys = np.linspace(0.0, height, BORDER_STEPS + 1)
@@ -185,6 +228,7 @@ def build_geometry(mesh: np.ndarray, pose: HeadPose, scale: float, width: int, h
     kind = np.concatenate([np.zeros(MESH_N), 1 + ring_no, np.full(len(border), -1)])
     keep = _dedupe(allp, MESH_N, max(2.0, 0.04 * interocular))
     allp, kind = allp[keep], kind[keep]
+    allp[:, 2] = _limit_depth_slope(allp, MAX_DEPTH_SLOPE)
     n = len(allp)
     canon = frame.to_canon(allp)
     mc = canon[:MESH_N]
@@ -206,6 +250,10 @@ def build_geometry(mesh: np.ndarray, pose: HeadPose, scale: float, width: int, h
     jaw_w[kind >= 3] = 0.0
     jaw_w[kind == 2] *= 0.5
     jaw_w[kind == -1] = 0.0
+    # below the chin the jaw's pull ends within a short distance: the neck skin takes up the
+    # motion and the collar and the clothes stay where they are
+    jaw_w[MESH_N:] *= 1.0 - _smoothstep(JAW_NECK_FALLOFF[0], JAW_NECK_FALLOFF[1],
+                                        below[MESH_N:] * 10.0)
     ears = mc[[234, 454]].mean(axis=0)
     jaw_pivot_c = np.array([0.0, ears[1] - 0.6, ears[2] + 1.0])
 
@@ -217,8 +265,31 @@ def build_geometry(mesh: np.ndarray, pose: HeadPose, scale: float, width: int, h
     head_pivot = frame.to_out(np.array(HEAD_PIVOT))
     jaw_pivot = frame.to_out(jaw_pivot_c)
     rot0 = head_rotation(pose.yaw, pose.pitch, pose.roll)
+    slide = _jaw_slide(allp, jaw_w, jaw_pivot, frame.a, interocular)
     return Geometry(points=allp, head_weight=head_w, jaw_weight=jaw_w, basis=basis_out,
-                    jaw_pivot=jaw_pivot, jaw_axis_a=frame.a, head_pivot=head_pivot, rot0=rot0)
+                    jaw_pivot=jaw_pivot, jaw_axis_a=frame.a, head_pivot=head_pivot, rot0=rot0,
+                    jaw_slide=slide)
+
+
+def _jaw_slide(points: np.ndarray, jaw_w: np.ndarray, pivot: np.ndarray, a: np.ndarray,
+               interocular: float) -> float:
+    """cm the jaw slides down at jaw_open = 1 so the inner-lip gap (mesh 13-14) reaches
+    JAW_TARGET_GAP interocular (the same jaw motion as Deformer.deform; linear in the slide)."""
+    t = JAW_MAX
+    rx = np.array([[1.0, 0.0, 0.0], [0.0, np.cos(t), -np.sin(t)], [0.0, np.sin(t), np.cos(t)]])
+    lips = np.array([[0.0, JAW_UPPER_LIP_LIFT, 0.0], [0.0, -JAW_LOWER_LIP_DROP, 0.0]]) @ a.T
+    p = points[[13, 14]]
+    w = jaw_w[[13, 14]]
+    rel = p - pivot
+    q = p + w[:, None] * (rel @ (a @ rx @ np.linalg.inv(a)).T - rel) + lips
+    io = max(float(interocular), 1e-6)
+    gap0 = float(p[1, 1] - p[0, 1]) / io
+    gap1 = float(q[1, 1] - q[0, 1]) / io
+    per_cm = float((np.array([0.0, -1.0, 0.0]) @ a.T)[1]) * float(w[1] - w[0]) / io
+    if per_cm <= 1e-6:
+        return 0.0
+    target = max(JAW_TARGET_GAP, gap0 + JAW_MIN_EXTRA)
+    return float(np.clip((target - gap1) / per_cm, *JAW_SLIDE_RANGE))
 
 
 def _mouth_line(mc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -242,7 +313,9 @@ def _jaw_weight(mc: np.ndarray, canon: np.ndarray) -> np.ndarray:
     w = _smoothstep(0.0, 1.0, 0.5 + dy / band)
     low = list(regions.LIPS_INNER_LOWER[1:-1] + regions.LIPS_OUTER_LOWER[1:-1])
     upp = list(regions.LIPS_INNER_UPPER[1:-1] + regions.LIPS_OUTER_UPPER[1:-1])
-    w[low] = 1.0
+    # the lower lip opens as a lens: full jaw in the middle, tapering to the corners' 0.45
+    # (a lip point next to the corner with the full drop makes a boxy, folding corner)
+    w[low] = 0.45 + 0.55 * _smoothstep(1.0, 0.5, u[low])
     w[upp] = 0.0
     w[[61, 291, 78, 308]] = 0.45
     return w
@@ -387,9 +460,10 @@ def _blink(mc: np.ndarray, side: str, lower_only: bool = False) -> np.ndarray:
     # the opening): the collapsed eye interior then never shows as a light seam.
     du = lo + (BLINK_MEET - BLINK_OVERLAP) * (up - lo) - up
     dl = BLINK_MEET * (up - lo)
-    # the corners move a little (down with the upper lid) so the lash corners do not spike
-    du[[0, -1]] = BLINK_CORNER * du[[1, -2]]
-    dl[[0, -1]] = du[[0, -1]]
+    # the canthi stay where they are (the lids already meet there); the lid skin around them
+    # is eased below, so the displacement falls to zero there without a crease
+    du[[0, -1]] = 0.0
+    dl[[0, -1]] = 0.0
     if lower_only:
         du[:] = 0.0
         dl = 0.4 * dl
@@ -411,7 +485,39 @@ def _blink(mc: np.ndarray, side: str, lower_only: bool = False) -> np.ndarray:
     d[:, 2] += dz_u * fa
     d[list(upper)] = du
     d[list(lower)] = dl
-    return d
+    # ease the field around the canthi only: over the middle of the lid the skin must come
+    # down with the lashes (or the lid reads as half open)
+    eased = _relax(d, mc, list(upper) + list(lower), BLINK_SMOOTH_ITERS)
+    centre = 0.5 * (x0 + x1)
+    ends = _smoothstep(0.25, 0.42, np.abs(mc[:, 0] - centre) / max(width, 1e-6))
+    return d + ends[:, None] * (eased - d)
+
+
+def _mesh_neighbours(mc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Directed edges (E, 2) of the 2-D Delaunay triangulation of the canonical mesh, and the
+    degree of every point."""
+    tri = Delaunay(mc[:, :2])
+    e = np.concatenate([tri.simplices[:, [0, 1]], tri.simplices[:, [1, 2]],
+                        tri.simplices[:, [2, 0]]])
+    e = np.unique(np.concatenate([e, e[:, ::-1]]), axis=0)
+    return e, np.bincount(e[:, 0], minlength=len(mc)).astype(np.float64)
+
+
+def _relax(d: np.ndarray, mc: np.ndarray, fixed: list[int], iters: int) -> np.ndarray:
+    """Ease a displacement field over the mesh (lazy neighbour averaging, `fixed` points
+    held): the skin between a moving contour and still points then stretches evenly instead
+    of in one row of triangles (no spikes of lash colour at the eye corners)."""
+    if iters <= 0:
+        return d
+    edges, deg = _mesh_neighbours(mc)
+    hold = np.zeros(len(mc), dtype=bool)
+    hold[fixed] = True
+    out = d.copy()
+    for _ in range(iters):
+        avg = np.stack([np.bincount(edges[:, 0], weights=out[edges[:, 1], k], minlength=len(mc))
+                        for k in range(3)], 1) / np.maximum(deg, 1.0)[:, None]
+        out = np.where(hold[:, None], out, 0.5 * out + 0.5 * avg)
+    return out
 
 
 def rotation_batch(yaw: torch.Tensor, pitch: torch.Tensor, roll: torch.Tensor) -> torch.Tensor:
@@ -451,6 +557,9 @@ class Deformer:
         lips[iu, 1] = JAW_UPPER_LIP_LIFT
         lips[il, 1] = -JAW_LOWER_LIP_DROP
         self.jaw_lips = (lips @ a.T).to(**f32)
+        slide = torch.as_tensor(geo.jaw_weight, dtype=torch.float64)[:, None] * torch.tensor(
+            [0.0, -float(geo.jaw_slide), 0.0], dtype=torch.float64)
+        self.jaw_lips = self.jaw_lips + (slide @ a.T).to(**f32)   # the jaw's straight slide
         self.i = {name: index(name) for name in ("head_yaw", "head_pitch", "head_roll",
                                                  "head_scale", "jaw_open", "lips_press")}
 
@@ -494,6 +603,13 @@ def crease_boxes(mesh: np.ndarray, interocular: float) -> list[tuple[float, floa
         boxes.append((float(p[:, 0].min() - margin), float(p[:, 1].min() - margin),
                       float(p[:, 0].max() + margin), float(p[:, 1].max() + margin + extra_down)))
     return boxes
+
+
+def crease_points() -> list[int]:
+    """Mesh points on the lid and lip contours, where the map closes over itself on purpose."""
+    ids = (regions.EYE_LEFT + regions.EYE_RIGHT + regions.LIPS_OUTER + regions.LIPS_INNER_UPPER
+           + regions.LIPS_INNER_LOWER)
+    return sorted(set(int(i) for i in ids))
 
 
 def pose_angles(pose: HeadPose) -> tuple[float, float, float]:

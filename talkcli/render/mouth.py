@@ -9,7 +9,13 @@ the jaw does not move them); the lower teeth and the tongue rise from the lower 
 A portrait whose mouth is already open keeps its own interior: each pixel of the deformed
 opening samples the neutral opening, the upper half anchored to the upper lip and the lower
 half to the lower lip by distance (teeth do not stretch), the middle row stretched and darkened
-when the mouth opens wider than in the portrait.
+when the mouth opens wider than in the portrait; its lower teeth sink behind the lower lip as
+the jaw opens (a band of teeth on the lower lip reads as the lip to a landmarker and to a person).
+
+The painted cavity is darkest far from the lips (depth), reddish only at the upper lip's rim;
+the lower teeth are a thin, shadowed band, the tongue a dim hump for wide openings. Lips that
+were parted in the portrait and are pressed together get a painted seam where they meet (the
+half-resolution warp would otherwise drag a pixel or two of the portrait's teeth along it).
 """
 
 from __future__ import annotations
@@ -39,10 +45,15 @@ LOWER = regions.LIPS_INNER_LOWER
 SKULL = (168, 6, 197, 195, 5, 4, 1, 133, 362, 98, 327)
 
 UPPER_TOOTH = 0.115      # visible upper-incisor length below the neutral upper lip, x mouth width
-LOWER_TOOTH = 0.05       # lower-incisor height above the lower lip, x mouth width
-LOWER_SHADOW = 0.25      # darkening of the jaw's part of an open portrait's mouth, fully open
+LOWER_TOOTH = 0.03       # lower-incisor height above the lower lip, x mouth width
+LOWER_SHADOW = 0.5       # darkening of the jaw's part of an open portrait's mouth, fully open
 ANCHOR = 0.42           # share of a portrait's open mouth that moves with each lip
+LOWER_SINK = 1.0         # share of the jaw's anchored part hidden behind the lower lip, open
+LOWER_SINK_AT = 0.6      # extra opening (x the portrait's own) at which it is hidden
 OPEN_PORTRAIT = 0.07     # neutral inner gap above which the portrait is open, x width
+DEPTH_DARK = 0.85        # darkening of the cavity's back (far from the lips)
+SEAM_WIDTH = 0.014        # half-width of the pressed lips' seam, x mouth width (+1 px)
+SEAM_MIN_GAP = 3.0        # px of neutral lip gap from which a pressed seam is painted
 TOOTH_STEP = (math.pi / 2) / 4.6   # angular width of one tooth on the dental arch
 
 
@@ -143,6 +154,9 @@ class MouthCompositor:
             active = active.flatten(1).amax(1) > 1e-3
         else:
             active = (gap - self.gap0 * scale[:, None]).amax(1) > 1.0
+            if float(self.gap0.max()) >= SEAM_MIN_GAP:
+                # lips parted a little in the portrait (teeth in the seam) pressed together
+                active = active | ((self.gap0 * scale[:, None] - gap).amax(1) > 1.5)
         if not bool(active.any()):
             return frames
         contour = torch.cat((xy[:, list(UPPER)], xy[:, list(LOWER)]), 1)[active]
@@ -164,9 +178,34 @@ class MouthCompositor:
                 colour = colour + dark[:, None] * (synth - colour)
         else:
             colour, alpha = self._synthetic(frame, px, xy, lat)
+        if float(self.gap0.max()) >= SEAM_MIN_GAP:
+            colour, alpha = self._seam(frame, px, scale, colour, alpha)
         alpha = alpha * active.view(-1, 1, 1).to(alpha.dtype)
         crop.add_(alpha[:, None] * (colour - crop))
         return frames
+
+    def _seam(self, frame, px, scale: torch.Tensor, colour: torch.Tensor,  # noqa: ANN001
+              alpha: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """An open portrait's lips pressed together: where they meet, the warp (a half-resolution
+        map, bilinear) still drags a pixel or two of the portrait's teeth along the line; paint
+        the closed lips' seam there instead (lip colour, darkest on the line)."""
+        length = frame.length.view(-1, 1, 1)
+        gap = px.lookup(frame.v_low - frame.v_up) * length                 # px, now
+        g0 = px.lookup(self.gap0.expand(frame.length.shape[0], -1)) * (length / self.width0)
+        mid = px.lookup(0.5 * (frame.v_up + frame.v_low))
+        dist = (px.v - mid).abs() * length - 0.5 * gap.clamp_min(0.0)
+        half = SEAM_WIDTH * length + 1.0
+        closed = (1.0 - gap / 3.0).clamp(0.0, 1.0) * (g0 / SEAM_MIN_GAP).clamp(0.0, 1.0)
+        along = soft_step((0.5 - px.u.abs()) * length + 1.0, 2.0)
+        a_s = soft_step(half - dist, 1.5) * closed * along
+        if not bool((a_s > 0).any()):
+            return colour, alpha
+        shade = 0.6 + 0.4 * (dist.clamp_min(0.0) / half).clamp(0.0, 1.0).sqrt()
+        seam = self.lips.view(1, 3, 1, 1) * shade[:, None]
+        colour = colour * alpha[:, None] * (1.0 - a_s[:, None]) + seam * a_s[:, None]
+        alpha = alpha + a_s * (1.0 - alpha)
+        colour = colour / alpha.clamp_min(1e-6)[:, None]
+        return colour, alpha
 
     def _latents(self, latents: torch.Tensor | None, bsz: int) -> torch.Tensor:
         if latents is None:
@@ -196,7 +235,7 @@ class MouthCompositor:
         lip_shadow = 0.72 + 0.28 * (du / big).clamp(0.0, 1.0)
 
         # Cavity: dark red at the lips, darkest at the back and the corners.
-        k_near = torch.exp(-near / (0.35 * big + 0.7))
+        k_near = torch.exp(-du.clamp_min(0.0) / (0.35 * big + 0.7))   # the upper lip rim
         sh_c = 1.0 - 0.4 * au.pow(4)
 
         # Upper teeth: edge line fixed to the skull.
@@ -211,33 +250,40 @@ class MouthCompositor:
         edge_tab = frame.table(lip_line + drop * down[:, None, :])
         d_te = (px.lookup(edge_tab) - px.v) * length                          # + above the edge
         tooth_px = (tooth.view(-1, 1, 1) * length).clamp_min(1.0)
-        a_ut = soft_step(d_te, 1.2) * (1.0 - au.pow(4)) * float(teeth)
+        soft = 0.012 * length + 0.8                     # incisal edge: soft, not a lip line
+        a_ut = soft_step(d_te, soft) * (1.0 - au.pow(4)) * float(teeth)
         theta = torch.asin((2.0 * u * 0.985).clamp(-0.985, 0.985))
         tau = theta / TOOTH_STEP
         gap_px = (tau - torch.round(tau)).abs() * TOOTH_STEP * torch.cos(theta) * 0.5 * length
         t_edge = (1.0 - d_te / tooth_px).clamp(0.0, 1.0)
-        seps = 1.0 - 0.13 * torch.exp(-(gap_px / 0.6).square()) * t_edge.sqrt()
-        recede = 1.0 - 0.85 * au.pow(2.5)
-        sh_ut = recede * seps * (1.0 - 0.12 * torch.exp(-d_te.clamp_min(0.0) / 1.2))
-        sh_ut = sh_ut * (0.8 + 0.2 * (du / (0.03 * length + 0.5)).clamp(0.0, 1.0))
+        sep_w = 0.004 * length + 0.7
+        seps = 1.0 - 0.09 * torch.exp(-(gap_px / sep_w).square()) * t_edge.sqrt()
+        # slight tooth-to-tooth variation (no piano keys), darker toward the corners
+        seps = seps * (1.0 + 0.035 * torch.sin(2.7 * torch.round(tau) + 0.9))
+        recede = 1.0 - 0.85 * au.pow(2.0)
+        # the translucent, greyer incisal edge; the upper lip's shadow on the top
+        sh_ut = recede * seps * (1.0 - 0.22 * torch.exp(-d_te.clamp_min(0.0)
+                                                         / (0.015 * length + 0.6)))
+        sh_ut = sh_ut * (0.62 + 0.38 * (du / (0.045 * length + 0.5)).clamp(0.0, 1.0))
 
         # Lower teeth: a thinner band on the lower lip (jaw), mostly hidden.
         lower = (LOWER_TOOTH * (1.0 + 0.6 * wide - 0.5 * round_)).view(-1, 1, 1) * length
         d_lt = lower * (1.0 - 1.6 * u.square()).clamp_min(0.0) - dl                # + above lip
-        a_lt = soft_step(d_lt, 1.2) * (1.0 - au.pow(4))
-        sh_lt = 0.78 * recede * seps * (0.8 + 0.2 * (d_lt / 2.0).clamp(0.0, 1.0))
+        a_lt = soft_step(d_lt, 1.2) * (1.0 - au.pow(4)) * float(teeth)
+        sh_lt = 0.6 * recede * seps * (0.8 + 0.2 * (d_lt / 2.0).clamp(0.0, 1.0))
 
         # Tongue: a hump low in the cavity, rising with the opening; its front (low in the
         # image, nearer the viewer) lit, its back dark.
         gap_eff = du + dl
-        t_h = (0.35 * gap_eff - 0.02 * length).clamp(min=0.0)
-        t_h = torch.minimum(t_h, 0.16 * length)
+        t_h = (0.26 * gap_eff - 0.03 * length).clamp(min=0.0)
+        t_h = torch.minimum(t_h, 0.14 * length)
         prof = (1.0 - (2.0 * u / 0.85).square()).clamp_min(0.0).sqrt()
         t_top = t_h * prof
         d_t = t_top - dl
-        a_t = soft_step(d_t, 2.0) * float(tongue)
-        sh_t = 0.45 + 0.55 * (d_t / (0.6 * t_top + 1.0)).clamp(0.0, 1.0)
-        sh_t = sh_t * (1.0 - 0.5 * au.square())
+        a_t = soft_step(d_t, 0.01 * length + 1.5) * float(tongue)
+        # lit toward its tip and the viewer, falling into the mouth's shadow at its back
+        sh_t = 0.3 + 0.4 * (d_t / (0.7 * t_top + 1.0)).clamp(0.0, 1.0)
+        sh_t = sh_t * (1.0 - 0.6 * au.square())
 
         w_ut = a_ut
         rest = 1.0 - a_ut
@@ -245,7 +291,8 @@ class MouthCompositor:
         rest = rest * (1.0 - a_lt)
         w_t = rest * a_t
         w_c = rest * (1.0 - a_t)
-        w_c = w_c * sh_c
+        # depth: the back of the mouth, far from every lip, is darkest
+        w_c = w_c * sh_c * (1.0 - DEPTH_DARK * (1.0 - torch.exp(-near / (0.08 * length))))
         weights = torch.stack((w_c * (1.0 - k_near), w_c * k_near, w_t * sh_t, w_lt * sh_lt,
                                w_ut * sh_ut), -1)
         weights = weights * lip_shadow[..., None]
@@ -267,13 +314,19 @@ class MouthCompositor:
         # Each lip carries ANCHOR of the neutral opening with it (teeth do not stretch); the
         # middle of the neutral opening stretches (or squeezes) over what is left.
         anchor = torch.minimum(ANCHOR * h0, 0.5 * gap)
-        mid = (h0 - 2.0 * anchor) / (gap - 2.0 * anchor).clamp_min(1e-3)
-        y = torch.where(a <= anchor, a, torch.where(b <= anchor, h0 - b,
+        # As the jaw opens the lower teeth sink behind the lower lip (the lip rolls up over
+        # them): the jaw's anchored part shows what was `sink` higher, and ends `sink` lower.
+        opened = ((gap - h0) / (LOWER_SINK_AT * h0 + 1.0)).clamp(0.0, 1.0)
+        sink = LOWER_SINK * anchor * opened
+        a_low = anchor - sink
+        mid = (h0 - anchor - anchor) / (gap - anchor - a_low).clamp_min(1e-3)
+        y = torch.where(a <= anchor, a, torch.where(b <= a_low, h0 - b - sink,
                                                      anchor + (a - anchor) * mid))
         y = torch.minimum(torch.maximum(y, torch.zeros_like(y)), h0)
         # Wider than the portrait: the stretched middle is the throat, dark and deep.
-        deep = torch.minimum(a - anchor, b - anchor).clamp_min(0.0)
-        extra = ((gap - h0) / (0.1 * self.width0)).clamp(0.0, 1.0)
+        # (the sunk lower teeth leave the cavity, not a stretched band of teeth, at the lip)
+        deep = torch.minimum(a - anchor, b - a_low + 2.0 * sink).clamp_min(0.0)
+        extra = ((gap - h0) / (0.05 * self.width0)).clamp(0.0, 1.0)
         dark = extra * (1.0 - torch.exp(-deep / (0.03 * self.width0 + 0.5)))
         u = px.u * self.width0
         vv = up0 + y
@@ -289,7 +342,7 @@ class MouthCompositor:
                                align_corners=False)
         colour = colour.view(3, bsz, h, w).transpose(0, 1)
         # The jaw's part (lower teeth, tongue) falls into the upper jaw's shadow as it opens.
-        low_part = soft_step(anchor + 1.5 - b, 3.0)
+        low_part = soft_step(a_low + 1.5 - b, 3.0)
         shadow = 1.0 - LOWER_SHADOW * ((gap - h0) / (0.15 * self.width0)).clamp(0.0, 1.0) * low_part
         colour = colour * shadow[:, None]
         return colour, px.opening(), dark

@@ -32,13 +32,14 @@ from talkcli.render.geometry import (
     Deformer,
     build_geometry,
     crease_boxes,
+    crease_points,
     pose_angles,
 )
 from talkcli.render.mouth import MouthCompositor
 from talkcli.render.warp import DenseMap, sample
 
 SUB_BATCH = 4          # frames per full-resolution pass (keeps big temporaries < 32 MB)
-PLATE_STEP = 4         # background plate fill resolution: 1 / PLATE_STEP
+PLATE_ITERS = 40       # Jacobi relaxation steps per pyramid level of the plate fill
 
 
 @functools.cache
@@ -90,7 +91,8 @@ class Renderer:
         self.deformer = Deformer(geo, dev)
         self.pose0 = pose_angles(rig.pose)
         self.map = DenseMap(geo.points[:, :2], width, height, dev,
-                            walk_boxes=crease_boxes(framed.points, framed.interocular))
+                            walk_boxes=crease_boxes(framed.points, framed.interocular),
+                            crease_points=crease_points())
         self._out = torch.empty((self.max_batch, height, width, 3), dtype=torch.uint8,
                                 device=dev)
         self._grid = torch.empty((SUB_BATCH, height, width, 2), **f32)
@@ -141,32 +143,42 @@ class Renderer:
 
 
 def _background_plate(image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """The background with the person area filled in from around it (push-pull at low res),
-    for what the moving head uncovers. Equal to the image wherever the mask is 0."""
-    _, h, w = image.shape
-    hole = F.max_pool2d((mask > 0.02).float()[None], 9, stride=1, padding=4)[0]
+    """The background with the person area filled in from around it, for what the moving head
+    uncovers: a membrane (harmonic) fill solved coarse to fine (pyramid diffusion), so it takes
+    the brightness of the background right at the person's outline and has no seam there.
+    Equal to the image wherever the mask is 0 (the premultiplied person layer is 0 there: a
+    residual would travel with the head as a halo)."""
+    hole = (mask > 0.0).float()
     known = 1.0 - hole
-    small_h, small_w = max(1, h // PLATE_STEP), max(1, w // PLATE_STEP)
-    img_s = F.interpolate(image[None] * known, size=(small_h, small_w), mode="area")
-    k_s = F.interpolate(known[None], size=(small_h, small_w), mode="area")
-    filled = _push_pull(img_s, k_s)
-    filled = F.avg_pool2d(F.pad(filled, (2, 2, 2, 2), mode="replicate"), 5, stride=1)
-    big = F.interpolate(filled, size=(h, w), mode="bilinear", align_corners=False)[0]
-    # Exactly the image where the mask is 0, so the premultiplied person layer is 0 there
-    # (a residual would travel with the head as a halo); the fill where it is >= 0.5.
-    soft = (mask * 2.0).clamp(0.0, 1.0)
-    return image * (1.0 - soft) + big * soft
+    filled = _membrane_fill(image[None] * known[None], known[None])[0]
+    return image * known + filled * hole
 
 
-def _push_pull(img: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-    """Fill where weight ~ 0 with weighted averages from coarser levels."""
-    if min(img.shape[-2:]) <= 2 or float(weight.min()) > 0.99:
-        return img / weight.clamp_min(1e-6)
-    ci = F.avg_pool2d(img, 2, ceil_mode=True)
-    cw = F.avg_pool2d(weight, 2, ceil_mode=True)
-    coarse = _push_pull(ci, cw)
-    up = F.interpolate(coarse, size=img.shape[-2:], mode="bilinear", align_corners=False)
-    here = img / weight.clamp_min(1e-6)
-    a = weight.clamp(0.0, 1.0)
-    return here * a + up * (1.0 - a)
-
+def _membrane_fill(img: torch.Tensor, weight: torch.Tensor, level: int = 0) -> torch.Tensor:
+    """(1, C, H, W) image premultiplied by a 0/1-ish weight -> the weight-0 area filled by a
+    harmonic interpolation of the known values: solved on the 2x coarser level first (known
+    = area means), upsampled, then relaxed by Jacobi steps with the known pixels held."""
+    h, w = img.shape[-2:]
+    fixed = weight > 0.98
+    value = img / weight.clamp_min(1e-6)
+    if not bool(fixed.any()):
+        return value
+    if min(h, w) <= 8 or bool(fixed.all()):
+        # coarsest level: start from the mean of what is known
+        mean = (value * fixed).sum((-2, -1), keepdim=True) / fixed.sum((-2, -1), keepdim=True)
+        guess = mean.expand_as(value)
+    else:
+        ci = F.avg_pool2d(img, 2, ceil_mode=True)
+        cw = F.avg_pool2d(weight, 2, ceil_mode=True)
+        coarse = _membrane_fill(ci, cw, level + 1)
+        guess = F.interpolate(coarse, size=(h, w), mode="bilinear", align_corners=False)
+    keep = fixed.float()
+    cur = value * keep + guess * (1.0 - keep)
+    kernel = torch.tensor([[0.0, 0.25, 0.0], [0.25, 0.0, 0.25], [0.0, 0.25, 0.0]],
+                          dtype=img.dtype, device=img.device)
+    kernel = kernel.expand(img.shape[1], 1, 3, 3).contiguous()
+    for _ in range(PLATE_ITERS):
+        avg = F.conv2d(F.pad(cur, (1, 1, 1, 1), mode="replicate"), kernel,
+                       groups=img.shape[1])
+        cur = value * keep + avg * (1.0 - keep)
+    return cur
