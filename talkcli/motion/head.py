@@ -14,7 +14,7 @@ from scipy.signal import lfilter
 from talkcli.motion.prosody import Accent
 
 # per-axis scale (degrees) of the speech-driven and the idle component
-SPEECH_STD = np.array([5.6, 5.0, 5.2])  # yaw, pitch, roll
+SPEECH_STD = np.array([6.6, 5.6, 5.8])  # yaw, pitch, roll (before the soft limit)
 IDLE_STD = np.array([2.2, 1.6, 1.6])
 TAU_SPEECH_S = 0.36
 TAU_IDLE_S = 1.4
