@@ -122,6 +122,7 @@ class EyeCompositor:
             eye.lash = sel[:, lum <= torch.quantile(lum, 0.3)].median(dim=1).values
         else:
             eye.lash = self._skin * 0.35
+        assert px.up_v is not None  # band_pixels sets it
         above = -px.up_v[0] / max(opening, 1.0)
         skin = (above > 0.2) & (above < 0.5) & (px.u[0].abs() < 0.35)
         sel = pixels.reshape(3, -1)[:, skin.reshape(-1)]
@@ -209,6 +210,10 @@ class EyeCompositor:
         if box is None:
             return
         x0, y0, h, w = box
+        # a live eye (see _prepare_eye) has every optional field set
+        assert eye.centre_uv is not None and eye.centre0 is not None
+        assert eye.sprite is not None and eye.sprite_origin is not None
+        assert eye.lid is not None and eye.lash is not None
         # Iris centre: same place relative to the corners, plus gaze on the eyeball.
         cu = eye.centre_uv
         yaw = torch.deg2rad(lat[:, self._gaze[0]])
@@ -254,6 +259,7 @@ class EyeCompositor:
             shade = 1.0 - SHADOW * blink.view(-1, 1, 1) * fall * clip
             crop.mul_(shade[:, None])
         if bool(shut.any()):
+            assert px.up_v is not None and px.low_v is not None  # band_pixels sets both
             mid = 0.5 * (px.up_v - px.low_v)                           # px from the meeting line
             along = (1.0 - (2.0 * px.u).abs().clamp(max=1.0).pow(3))
             width = (LASH_WIDTH * eye.opening0) * scale.view(-1, 1, 1) + 0.5

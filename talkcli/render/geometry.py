@@ -15,6 +15,7 @@ by `head_weight` (1 on the head, falling off down the neck, 0 on the body and th
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -535,7 +536,7 @@ class Deformer:
     """Per-frame deformation of the control points, batched in torch on one device."""
 
     def __init__(self, geo: Geometry, device: torch.device) -> None:
-        f32 = {"dtype": torch.float32, "device": device}
+        f32: dict[str, Any] = {"dtype": torch.float32, "device": device}
         self.device = device
         self.points = torch.as_tensor(geo.points, **f32)
         self.head_w = torch.as_tensor(geo.head_weight, **f32)[None, :, None]

@@ -134,8 +134,8 @@ class MouthCompositor:
                 self.own_teeth = bright > 0.95 * float(luminance(skin))
             sel = pixels.reshape(3, -1)[:, (inside > 1.0).reshape(-1)]
             if sel.shape[1] > 4:
-                lum = luminance(sel)
-                dark = sel[:, lum <= torch.quantile(lum, 0.2)]
+                sel_lum = luminance(sel)
+                dark = sel[:, sel_lum <= torch.quantile(sel_lum, 0.2)]
                 measured = dark.median(dim=1).values
                 if float(luminance(measured)) < 0.6 * float(luminance(self.cavity)) + 0.05:
                     self.cavity = measured

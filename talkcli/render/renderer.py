@@ -18,6 +18,7 @@ from __future__ import annotations
 import ctypes
 import functools
 import sys
+from typing import Any
 
 import numpy as np
 import torch
@@ -69,7 +70,7 @@ class Renderer:
         width, height = framed.size
         self.output_size: tuple[int, int] = (width, height)
         dev = self.device
-        f32 = {"dtype": torch.float32, "device": dev}
+        f32: dict[str, Any] = {"dtype": torch.float32, "device": dev}
 
         base = torch.as_tensor(framed.image, **f32).permute(2, 0, 1).contiguous()
         mesh = torch.as_tensor(framed.points, **f32)
