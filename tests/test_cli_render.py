@@ -208,6 +208,10 @@ def test_console_script_subprocess(tmp_path: Path, sample_portrait_path: Path,
     assert data["frames"] == probe(out).frames
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_ctrl_c_exit_130_and_nothing_left(tmp_path: Path, sample_portrait_path: Path,
                                           signum: int) -> None:
@@ -224,6 +228,9 @@ def test_ctrl_c_exit_130_and_nothing_left(tmp_path: Path, sample_portrait_path: 
         [str(TALKCLI), "render", str(sample_portrait_path), str(audio), "-o", str(out),
          "--motion", str(motion), "--size", "256", "--device", "cpu"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        # A shell that starts jobs in the background (as CI may) leaves SIGINT ignored, and
+        # Python then installs no KeyboardInterrupt handler: give the child the default.
+        preexec_fn=_default_sigint,
     )
     try:
         deadline = time.monotonic() + 60
