@@ -28,6 +28,30 @@ def sample_transcript() -> str:
 
 
 @pytest.fixture(scope="session")
+def sample_face_crop(sample_portrait_path: Path):  # noqa: ANN201
+    """(sample RGB image, its 512 px square crop on the face), as the renderer frames it."""
+    import numpy as np
+    import torch
+    import torch.nn.functional as F
+
+    from talkcli.face.analyze import analyze_portrait
+    from talkcli.face.image import load_image
+
+    size = 512
+    img = load_image(sample_portrait_path)
+    x0, y0, x1, y1 = analyze_portrait(img).box
+    side = 2.2 * max(x1 - x0, y1 - y0)
+    cx, cy = 0.5 * (x0 + x1), 0.5 * (y0 + y1)
+    t = torch.from_numpy(np.array(img)).permute(2, 0, 1).float()[None] / 255.0
+    theta = torch.tensor([[[side / img.shape[1], 0.0, (2 * cx / img.shape[1]) - 1.0],
+                           [0.0, side / img.shape[0], (2 * cy / img.shape[0]) - 1.0]]])
+    grid = F.affine_grid(theta, [1, 3, size, size], align_corners=False)
+    crop = F.grid_sample(t, grid, align_corners=False)[0]
+    arr = (crop.permute(1, 2, 0).numpy() * 255 + 0.5).clip(0, 255).astype(np.uint8)
+    return img, arr
+
+
+@pytest.fixture(scope="session")
 def dev_assets() -> Path:
     """../shared/dev-assets when present (developer machines); tests using it skip elsewhere."""
     if not DEV_ASSETS.is_dir():

@@ -30,23 +30,12 @@ def _rig_tensors(rig) -> dict:  # noqa: ANN001
 
 
 @pytest.fixture(scope="module")
-def faces(sample_portrait_path):  # noqa: ANN001, ANN201
+def faces(sample_face_crop):  # noqa: ANN001, ANN201
     """The sample portrait as is (small eyes) and framed on the face at 512 px, analysed."""
     from talkcli.face.analyze import analyze_portrait
-    from talkcli.face.image import load_image
 
-    img = load_image(sample_portrait_path)
-    rig0 = analyze_portrait(img)
-    x0, y0, x1, y1 = rig0.box
-    side = 2.2 * max(x1 - x0, y1 - y0)
-    cx, cy = 0.5 * (x0 + x1), 0.5 * (y0 + y1)
-    t = torch.from_numpy(np.array(img)).permute(2, 0, 1).float()[None] / 255.0
-    theta = torch.tensor([[[side / img.shape[1], 0.0, (2 * cx / img.shape[1]) - 1.0],
-                           [0.0, side / img.shape[0], (2 * cy / img.shape[0]) - 1.0]]])
-    grid = F.affine_grid(theta, [1, 3, SIZE, SIZE], align_corners=False)
-    crop = F.grid_sample(t, grid, align_corners=False)[0]
-    arr = (crop.permute(1, 2, 0).numpy() * 255 + 0.5).clip(0, 255).astype(np.uint8)
-    return _rig_tensors(rig0), _rig_tensors(analyze_portrait(arr))
+    img, arr = sample_face_crop
+    return _rig_tensors(analyze_portrait(img)), _rig_tensors(analyze_portrait(arr))
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
 
 from talkcli.face import regions
 from talkcli.motion.latent import CHANNELS, index, neutral
@@ -17,23 +16,11 @@ SIZE = 512
 
 
 @pytest.fixture(scope="module")
-def face(sample_portrait_path):  # noqa: ANN001, ANN201
+def face(sample_face_crop):  # noqa: ANN001, ANN201
     """The sample portrait framed on the face at 512 px (as the renderer frames it), analysed."""
     from talkcli.face.analyze import analyze_portrait
-    from talkcli.face.image import load_image
 
-    img = load_image(sample_portrait_path)
-    rig0 = analyze_portrait(img)
-    x0, y0, x1, y1 = rig0.box
-    side = 2.2 * max(x1 - x0, y1 - y0)
-    cx, cy = 0.5 * (x0 + x1), 0.5 * (y0 + y1)
-    t = torch.from_numpy(np.array(img)).permute(2, 0, 1).float()[None] / 255.0
-    theta = torch.tensor([[[side / img.shape[1], 0.0, (2 * cx / img.shape[1]) - 1.0],
-                           [0.0, side / img.shape[0], (2 * cy / img.shape[0]) - 1.0]]])
-    grid = F.affine_grid(theta, [1, 3, SIZE, SIZE], align_corners=False)
-    crop = F.grid_sample(t, grid, align_corners=False)[0]
-    arr = (crop.permute(1, 2, 0).numpy() * 255 + 0.5).clip(0, 255).astype(np.uint8)
-    rig = analyze_portrait(arr)
+    rig = analyze_portrait(sample_face_crop[1])
     base = torch.from_numpy(rig.image).permute(2, 0, 1).float() / 255.0
     return base, torch.from_numpy(rig.points).float(), float(rig.interocular)
 
