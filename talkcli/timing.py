@@ -7,7 +7,9 @@ MAX_FPS = 60
 DEFAULT_SIZE = 512
 MIN_SIZE = 64
 MAX_SIZE = 2048
-DEFAULT_CHUNK_FRAMES = 64  # frames rendered and encoded per batch
+# Frames rendered and encoded per batch. 32, not 64: the renderer's per-chunk temporaries
+# set peak memory (measured 0.97 GB at 32 against 1.43 GB at 64) for no speed gain.
+DEFAULT_CHUNK_FRAMES = 32
 
 
 def frame_count(duration_s: float, fps: float) -> int:
