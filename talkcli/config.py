@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import reprlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
@@ -22,6 +23,14 @@ import yaml
 from talkcli.errors import InvalidInputError
 
 DEFAULT_PRESET = "natural"
+# Preset files are small; anything bigger is not a preset (and YAML parsing is slow).
+MAX_PRESET_BYTES = 256 * 1024
+
+# Error messages quote the offending value through this: a YAML alias bomb is cheap to
+# build (shared references) but its full repr() would be exponentially long.
+_repr = reprlib.Repr()
+_repr.maxlevel, _repr.maxlist, _repr.maxdict, _repr.maxstring, _repr.maxother = 2, 4, 4, 60, 60
+_short = _repr.repr
 EMOTIONS: tuple[str, ...] = ("neutral", "happy", "sad", "angry", "surprised", "calm")
 
 
@@ -111,11 +120,12 @@ RANGES: dict[str, tuple[float, float]] = {
 
 def _check_number(key: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise InvalidInputError(f"preset key {key!r}: expected a number, got {value!r}")
+        raise InvalidInputError(f"preset key {key!r}: expected a number, got {_short(value)}")
     v = float(value)
     lo, hi = RANGES[key]
     if not math.isfinite(v) or not lo <= v <= hi:
-        raise InvalidInputError(f"preset key {key!r}: {value!r} is out of range [{lo:g}, {hi:g}]")
+        raise InvalidInputError(
+            f"preset key {key!r}: {_short(value)} is out of range [{lo:g}, {hi:g}]")
     return v
 
 
@@ -132,9 +142,9 @@ def validate(data: Mapping[str, Any], name: str = "custom") -> Preset:
             continue
         if top == "name":  # tolerated, informative only
             continue
-        if top not in _SECTIONS:
+        if not isinstance(top, str) or top not in _SECTIONS:
             raise InvalidInputError(
-                f"unknown preset key {top!r} (known: description, {', '.join(_SECTIONS)})"
+                f"unknown preset key {_short(top)} (known: description, {', '.join(_SECTIONS)})"
             )
         cls = _SECTIONS[top]
         if value is None:
@@ -144,15 +154,17 @@ def validate(data: Mapping[str, Any], name: str = "custom") -> Preset:
         known = {f.name for f in dataclasses.fields(cls)}
         section: dict[str, Any] = {}
         for key, v in value.items():
-            dotted = f"{top}.{key}"
-            if key not in known:
+            if not isinstance(key, str) or key not in known:
                 raise InvalidInputError(
-                    f"unknown preset key {dotted!r} (known in {top}: {', '.join(sorted(known))})"
+                    f"unknown preset key {top}.{_short(key)} "
+                    f"(known in {top}: {', '.join(sorted(known))})"
                 )
+            dotted = f"{top}.{key}"
             if dotted == "emotion.name":
                 if not isinstance(v, str) or v.strip().lower() not in EMOTIONS:
                     raise InvalidInputError(
-                        f"preset key 'emotion.name': {v!r} is not one of {', '.join(EMOTIONS)}"
+                        f"preset key 'emotion.name': {_short(v)} is not one of "
+                        f"{', '.join(EMOTIONS)}"
                     )
                 section[key] = v.strip().lower()
             else:
@@ -198,11 +210,28 @@ def _preset_files() -> dict[str, Any]:
     }
 
 
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """One line: the problem and where (PyYAML's own text spans several lines)."""
+    if isinstance(exc, yaml.MarkedYAMLError):
+        mark = exc.problem_mark
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        what = exc.problem or exc.context or "syntax error"
+        return f"{what}{where}"
+    return " ".join(str(exc).split())
+
+
 def _read_yaml(text: str, origin: str) -> dict[str, Any]:
+    if len(text) > MAX_PRESET_BYTES:
+        raise InvalidInputError(
+            f"preset {origin}: {len(text)} characters; a preset is at most {MAX_PRESET_BYTES}")
     try:
+        # safe_load: tags such as !!python/object are refused, nothing is ever executed.
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise InvalidInputError(f"preset {origin}: not valid YAML ({exc})") from None
+        raise InvalidInputError(f"preset {origin}: not valid YAML ({_yaml_problem(exc)})"
+                                ) from None
+    except RecursionError:
+        raise InvalidInputError(f"preset {origin}: nested too deeply") from None
     if data is None:
         return {}
     if not isinstance(data, dict):

@@ -368,7 +368,8 @@ def render_video(request: RenderRequest,
     done = 0
     if progress is not None:
         progress(0, total)
-    with VideoEncoder(req.output, width, height, req.fps, audio=req.audio) as encoder:
+    with VideoEncoder(req.output, width, height, req.fps, audio=req.audio,
+                      audio_duration_s=audio_duration) as encoder:
         for latents in itertools.chain([first], batches):
             t0 = time.perf_counter()
             frames = renderer.render(latents)

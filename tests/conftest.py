@@ -57,3 +57,23 @@ def dev_assets() -> Path:
     if not DEV_ASSETS.is_dir():
         pytest.skip("shared/dev-assets not available")
     return DEV_ASSETS
+
+
+FFMPEG_BINARIES = ("system", "bundled")
+
+
+@pytest.fixture(params=FFMPEG_BINARIES)
+def ffmpeg_binary(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run the test once with each ffmpeg (TALKCLI_FFMPEG=system|bundled); skips one that
+    is not installed. Subprocesses inherit the choice through the environment."""
+    from talkcli.video import ffmpeg_bin
+
+    kind = request.param
+    exe = ffmpeg_bin.system_ffmpeg() if kind == "system" else ffmpeg_bin.bundled_ffmpeg()
+    if exe is None:
+        pytest.skip(f"no {kind} ffmpeg here" + (
+            " (apt-get install ffmpeg; .ci/run installs it)" if kind == "system" else ""))
+    monkeypatch.setenv(ffmpeg_bin.ENV_VAR, kind)
+    ffmpeg_bin.ffmpeg_exe.cache_clear()
+    yield exe
+    ffmpeg_bin.ffmpeg_exe.cache_clear()

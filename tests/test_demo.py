@@ -14,7 +14,7 @@ from talkcli.cli import app
 from talkcli.cli.render_cmd import sample_paths
 from talkcli.timing import DEFAULT_FPS, DEFAULT_SIZE, frame_count
 from talkcli.video.encoder import SYNTHETIC_NOTICE
-from talkcli.video.probe import probe
+from talkcli.video.probe import probe, stream_start
 
 runner = CliRunner()
 
@@ -25,7 +25,7 @@ def test_sample_assets_exist() -> None:
 
 
 @pytest.mark.slow  # the one default-size (512²) run: ~10 s idle, several times that when busy
-def test_demo_renders_valid_video(tmp_path: Path) -> None:
+def test_demo_renders_valid_video(tmp_path: Path, ffmpeg_binary: str) -> None:
     out = tmp_path / "demo.mp4"
     result = runner.invoke(app, ["demo", "-o", str(out), "--device", "cpu", "--json"])
     assert result.exit_code == 0, result.output
@@ -40,6 +40,7 @@ def test_demo_renders_valid_video(tmp_path: Path) -> None:
     assert info.fps == DEFAULT_FPS and info.frames == total
     assert abs(info.audio_duration_s - duration) < 1 / DEFAULT_FPS
     assert abs(info.video_duration_s - duration) < 1 / DEFAULT_FPS
+    assert stream_start(out, "a") == stream_start(out, "v") == 0.0
     assert info.tags.get("comment") == SYNTHETIC_NOTICE
     # A second run without --overwrite is refused (exit 2) and leaves the file alone.
     before = out.stat().st_mtime_ns

@@ -47,7 +47,7 @@ def _leftovers(directory: Path) -> list[str]:
 
 @pytest.mark.parametrize("threaded", [True, False])
 def test_encode_with_audio_matches_contract(tmp_path: Path, tone: tuple[Path, float],
-                                            threaded: bool) -> None:
+                                            threaded: bool, ffmpeg_binary: str) -> None:
     audio, duration = tone
     fps = 25
     total = frame_count(duration, fps)
@@ -65,7 +65,7 @@ def test_encode_with_audio_matches_contract(tmp_path: Path, tone: tuple[Path, fl
     assert (info.width, info.height) == (96, 64)
     assert info.fps == fps
     assert info.frames == total
-    assert info.audio_codec == "aac"
+    assert info.audio_codec == "aac" and info.sample_rate == 48000
     assert info.audio_duration_s is not None
     assert abs(info.audio_duration_s - duration) < 1 / fps
     assert info.video_duration_s is not None
@@ -83,7 +83,8 @@ def test_command_line_shape(tmp_path: Path) -> None:
     joined = " ".join(args)
     for part in ("-f rawvideo", "-pix_fmt rgb24", "-s 64x64", "-framerate 25", "-i pipe:",
                  "-map 0:v", "-map 1:a:0", "-vcodec libx264", "-preset veryfast", "-crf 20",
-                 "-pix_fmt yuv420p", "-acodec aac", "-b:a 128k", "+faststart", "-f mp4"):
+                 "-pix_fmt yuv420p", "-acodec aac", "-b:a 128k", "-ar 48000", "+faststart",
+                 "-f mp4", "aresample=48000"):
         assert part in joined, part
     assert "-shortest" not in args
     assert args[-2:] == [str(tmp_path / "t.mp4"), "-y"]

@@ -150,6 +150,19 @@ def audio_duration(path: Path) -> float | None:
         return None
 
 
+_PTS_TIME = re.compile(r"pts_time:\s*(-?[\d.]+)")
+
+
+def stream_start(path: str | Path, kind: str = "a") -> float | None:
+    """Presentation time of the first decoded frame of the first `kind` ("a" or "v") stream,
+    after the container's edit list (0 when audio and video start together)."""
+    filt = ["-af", "ashowinfo"] if kind == "a" else ["-vf", "showinfo"]
+    out = _run(["-i", str(path), "-map", f"0:{kind}:0", *filt, "-frames:" + kind, "1",
+                "-f", "null", "-"])
+    m = _PTS_TIME.search(out.stderr)
+    return float(m.group(1)) if m and out.returncode == 0 else None
+
+
 def probe(path: str | Path, count: bool = True) -> MediaInfo:
     """Describe a media file; `count=False` skips the exact frame/duration passes."""
     path = Path(path)
