@@ -41,9 +41,9 @@ def fuzz(name: str, minutes: float) -> dict[str, object]:
                   suppress_health_check=list(HealthCheck), print_blob=True)
         @given(target.strategy)
         def run(inp: object) -> None:
-            counter["n"] += 1
             if time.monotonic() > end:
-                return  # budget spent: let the round finish quickly
+                return  # budget spent: let the round finish quickly (not counted)
+            counter["n"] += 1
             target.check(inp)
 
         try:
@@ -53,8 +53,8 @@ def fuzz(name: str, minutes: float) -> dict[str, object]:
                 "round": str(rounds), "error": f"{type(exc).__name__}: {exc}"[:2000],
                 "trace": "".join(traceback.format_exception(exc))[-4000:],
             })
-            print(f"[{name}] round {rounds}: FAILURE {type(exc).__name__}: {str(exc)[:300]}",
-                  flush=True)
+            print(f"[{name}] round {rounds}: FAILURE {type(exc).__name__}: {exc}",
+                  "".join(traceback.format_exception(exc))[-3000:], sep="\n", flush=True)
         print(f"[{name}] round {rounds}: {counter['n']} examples, "
               f"{time.monotonic() - t0:.0f} s", flush=True)
     result = {"target": name, "minutes": minutes, "seconds": round(time.monotonic() - t0, 1),

@@ -155,8 +155,9 @@ def validate(data: Mapping[str, Any], name: str = "custom") -> Preset:
         section: dict[str, Any] = {}
         for key, v in value.items():
             if not isinstance(key, str) or key not in known:
+                label = _short(f"{top}.{key}" if isinstance(key, str) else f"{top}.{key!r}")
                 raise InvalidInputError(
-                    f"unknown preset key {top}.{_short(key)} "
+                    f"unknown preset key {label} "
                     f"(known in {top}: {', '.join(sorted(known))})"
                 )
             dotted = f"{top}.{key}"

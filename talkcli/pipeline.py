@@ -28,6 +28,7 @@ import numpy as np
 
 from talkcli.errors import InvalidInputError, UsageError
 from talkcli.motion.latent import CHANNELS, NEUTRAL, MotionTrack
+from talkcli.outputs import check_writable_dir
 from talkcli.timing import (
     DEFAULT_CHUNK_FRAMES,
     DEFAULT_FPS,
@@ -44,6 +45,7 @@ FRAMINGS = ("face", "portrait")
 PIPELINE_CHUNK_FRAMES = DEFAULT_CHUNK_FRAMES
 FIRST_CHUNK_FRAMES = 8  # a small first batch: the first frame reaches the encoder sooner
 MAX_CHUNK_FRAMES = 256
+MAX_TRANSCRIPT_BYTES = 4 * 1024 * 1024  # words of hours of speech; more is not a transcript
 
 ProgressCallback = Callable[[int, int], None]
 
@@ -147,6 +149,7 @@ def validate_request(req: RenderRequest) -> None:
         raise InvalidInputError(f"output directory does not exist: {parent}")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise InvalidInputError(f"output directory is not writable: {parent}")
+    check_writable_dir(parent)  # os.access says yes to root even where writes fail (/proc)
     for name, path in (("portrait", req.portrait), ("audio", req.audio),
                        ("transcript", req.transcript), ("motion", req.motion)):
         if path is None:
@@ -290,6 +293,8 @@ def _libc() -> ctypes.CDLL | None:
 def _read_transcript(path: Path | None) -> str | None:
     if path is None:
         return None
+    if path.stat().st_size > MAX_TRANSCRIPT_BYTES:
+        raise InvalidInputError(f"transcript {path} is over {MAX_TRANSCRIPT_BYTES} bytes")
     try:
         text = path.read_text(encoding="utf-8").strip()
     except (OSError, UnicodeDecodeError) as exc:

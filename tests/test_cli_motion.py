@@ -123,6 +123,6 @@ def test_bad_options(tmp_path: Path, clip: Path, args: list[str], code: int, wor
 
 
 def test_bad_output_paths(tmp_path: Path, clip: Path) -> None:
-    assert _run(str(clip), "-o", str(tmp_path / "nodir" / "m.npz")).exit_code == 2
+    assert _run(str(clip), "-o", str(tmp_path / "nodir" / "m.npz")).exit_code == 3
     assert _run(str(clip), "-o", str(tmp_path / "m.txt")).exit_code == 2
     assert _run(str(clip)).exit_code == 2  # -o is required

@@ -81,7 +81,8 @@ def test_duration_measured_when_not_given(tmp_path: Path, ffmpeg_binary: str) ->
 
 
 def test_binary_keywords(monkeypatch: pytest.MonkeyPatch) -> None:
-    for kind, find in (("system", ffmpeg_bin.system_ffmpeg), ("bundled", ffmpeg_bin.bundled_ffmpeg)):
+    finders = (("system", ffmpeg_bin.system_ffmpeg), ("bundled", ffmpeg_bin.bundled_ffmpeg))
+    for kind, find in finders:
         monkeypatch.setenv("TALKCLI_FFMPEG", kind)
         ffmpeg_bin.ffmpeg_exe.cache_clear()
         try:

@@ -62,8 +62,9 @@ def _iter_soundfile(p: Path, block_seconds: float) -> Iterator[np.ndarray] | Non
                 except (sf.LibsndfileError, RuntimeError) as exc:
                     raise InvalidInputError(f"corrupt audio file {p}: {exc}") from None
                 last = data.shape[0] < block
-                mono = data.mean(axis=1, dtype=np.float32) if data.size else np.zeros(
-                    0, np.float32)
+                # float64 sum: eight channels of large float samples must not overflow
+                mono = data.mean(axis=1, dtype=np.float64).astype(np.float32) if data.size \
+                    else np.zeros(0, np.float32)
                 if stream is not None:
                     mono = stream.resample_chunk(mono, last=last)
                 if mono.size:
@@ -125,7 +126,12 @@ def iter_audio(path: str | os.PathLike[str],
         blocks = _iter_ffmpeg(p, block_seconds)
     for b in blocks:
         if not np.all(np.isfinite(b)):
-            b = np.nan_to_num(b, nan=0.0, posinf=1.0, neginf=-1.0)
+            # Bad input, not a broken environment: refuse it here (exit 3) rather than let
+            # the AAC encoder fail on it later (exit 5), or render silence where it was.
+            bad = int(np.count_nonzero(~np.isfinite(b)))
+            raise InvalidInputError(
+                f"audio file {p} contains NaN, infinite or out-of-range samples ({bad} in "
+                "one block): a corrupt float recording")
         yield np.clip(b, -1.0, 1.0, out=b) if b.flags.writeable else np.clip(b, -1.0, 1.0)
 
 

@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 PS_RATE = 100  # pocketsphinx frames per second
 MAX_SEGMENT_S = 30.0
 MIN_SEGMENT_S = 12.0
+MAX_WORDS_PER_S = 10.0  # a transcript with more words per second of audio is not aligned
 MAX_ALIGN_S = 300.0  # forced alignment over longer clips falls back to all-phone
 _LOCK = threading.Lock()  # the cached decoders are shared: one utterance at a time
 
@@ -176,8 +177,15 @@ def _align(audio: np.ndarray, transcript: str) -> list[Phone] | None:
     if duration > MAX_ALIGN_S:
         log.warning("transcript alignment is limited to %.0f s; using all-phone", MAX_ALIGN_S)
         return None
+    words = transcript_words(transcript)
+    if len(words) > MAX_WORDS_PER_S * duration + 20:
+        # Not this clip's words (fast speech is ~6 words/s); aligning them would cost
+        # minutes (a 1 MB text took 144 s on a 13 s clip) for nothing.
+        log.warning("transcript has %d words for %.1f s of audio; using all-phone",
+                    len(words), duration)
+        return None
     dec, cmn = _align_decoder()
-    words = [w for w in transcript_words(transcript) if dec.lookup_word(w) is not None]
+    words = [w for w in words if dec.lookup_word(w) is not None]
     if not words:
         return None
     data = _pcm16(audio)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import platform
 from importlib import metadata
 
@@ -48,17 +49,32 @@ def _checks() -> list[tuple[str, str, bool]]:
 
 @app.command()
 @guarded
-def doctor() -> None:
+def doctor(
+    quiet: bool = typer.Option(False, "--quiet", "-q",
+                               help="Print nothing; the exit code says it (0 ok, 5 problems)."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
+) -> None:
     """Check the installation: versions, ffmpeg, torch device, model checksums."""
     rows = _checks()
+    ok = all(good for _, _, good in rows)
+    if as_json:
+        typer.echo(json.dumps({"ok": ok, "checks": [
+            {"check": name, "result": value, "ok": good} for name, value, good in rows]}))
+    elif not quiet:
+        _print_table(rows, ok)
+    if not ok:
+        raise typer.Exit(EXIT_ENVIRONMENT)
+
+
+def _print_table(rows: list[tuple[str, str, bool]], ok: bool) -> None:
     table = Table(show_header=True, header_style="bold")
     table.add_column("check")
     table.add_column("result")
     table.add_column("ok")
-    for name, value, ok in rows:
-        table.add_row(name, value, "[green]yes[/]" if ok else "[red]NO[/]")
+    for name, value, good in rows:
+        table.add_row(name, value, "[green]yes[/]" if good else "[red]NO[/]")
     out_console.print(table)
-    if not all(ok for _, _, ok in rows):
+    if not ok:
         out_console.print("[red]problems found[/] (see the rows marked NO)")
-        raise typer.Exit(EXIT_ENVIRONMENT)
-    out_console.print("[green]all checks passed[/]")
+    else:
+        out_console.print("[green]all checks passed[/]")

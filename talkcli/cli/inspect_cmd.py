@@ -11,7 +11,8 @@ import typer
 from rich.table import Table
 
 from talkcli.cli.app import app, err_console, guarded, out_console
-from talkcli.errors import InvalidInputError, UsageError
+from talkcli.errors import EnvironmentProblem, InvalidInputError, UsageError
+from talkcli.outputs import check_writable_dir, os_reason
 
 
 def _summary(path: Path, rig: Any, elapsed_s: float) -> dict[str, Any]:
@@ -66,6 +67,7 @@ def _check_overlay_path(path: Path, overwrite: bool) -> None:
         raise InvalidInputError(f"overlay folder does not exist: {path.parent}")
     if path.exists() and not overwrite:
         raise UsageError(f"{path} already exists (use --overwrite to replace it)")
+    check_writable_dir(path.parent)
 
 
 def _write_overlay(rig: Any, path: Path) -> None:
@@ -75,6 +77,8 @@ def _write_overlay(rig: Any, path: Path) -> None:
     try:
         draw_overlay(rig).save(tmp, format="PNG")
         tmp.replace(path)  # no half-written overlay on failure
+    except OSError as exc:
+        raise EnvironmentProblem(f"cannot write {path}: {os_reason(exc)}") from None
     finally:
         tmp.unlink(missing_ok=True)
 
@@ -89,6 +93,8 @@ def inspect(
     face_index: int | None = typer.Option(
         None, "--face-index", min=0, help="Which face to use if there are several (0 = largest)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing overlay file."),
+    quiet: bool = typer.Option(False, "--quiet", "-q",
+                               help="Print nothing but errors (the exit code says the result)."),
 ) -> None:
     """Find the face in a portrait: box, landmarks, head pose; optionally draw an overlay."""
     from talkcli.face.analyze import analyze_portrait
@@ -99,7 +105,7 @@ def inspect(
     start = time.perf_counter()
     image = load_image(portrait)
     rig = analyze_portrait(image, face_index=face_index)
-    if rig.faces_found > 1 and face_index is None:
+    if rig.faces_found > 1 and face_index is None and not quiet:
         err_console.print(f"note: {rig.faces_found} faces found; using the largest "
                           "(choose another with --face-index)")
     if output is not None:
@@ -110,5 +116,5 @@ def inspect(
     if as_json:
         # typer.echo, not Rich: exactly the JSON text, no wrapping or markup.
         typer.echo(json.dumps(info))
-    else:
+    elif not quiet:
         _print_table(info, output)

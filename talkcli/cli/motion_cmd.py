@@ -14,7 +14,8 @@ import numpy as np
 import typer
 
 from talkcli.cli.app import app, err_console, guarded
-from talkcli.errors import InvalidInputError, UsageError
+from talkcli.errors import EnvironmentProblem, InvalidInputError, UsageError
+from talkcli.outputs import check_writable_dir, os_reason
 from talkcli.timing import DEFAULT_FPS, MAX_FPS, MIN_FPS, SAMPLE_RATE
 
 
@@ -41,23 +42,28 @@ def check_output(path: Path, overwrite: bool, suffix: str) -> None:
         raise UsageError(f"{path} exists; pass --overwrite to replace it")
     if path.is_dir():
         raise UsageError(f"output {path} is a directory")
-    if not path.parent.exists():
-        raise UsageError(f"output directory does not exist: {path.parent}")
     if path.suffix.lower() != suffix:
         raise UsageError(f"output {path} must end in {suffix}")
+    check_writable_dir(path.parent)  # exit 3 (DESIGN §3), before any work
 
 
 def atomic_write(path: Path, write: Callable[[BinaryIO], None]) -> None:
     """Call write(file_object) on a temp file next to `path`, then rename into place."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise InvalidInputError(
+            f"cannot write in the output directory {path.parent}: {os_reason(exc)}") from None
     try:
         with os.fdopen(fd, "wb") as fh:
             write(fh)
         os.replace(tmp, path)
-    except BaseException:
+    except OSError as exc:
+        # a full disk, a quota, the folder removed meanwhile: the environment (exit 5)
+        raise EnvironmentProblem(f"cannot write {path}: {os_reason(exc)}") from None
+    finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
-        raise
 
 
 @app.command()
@@ -73,6 +79,7 @@ def motion(
     plot: Path = typer.Option(None, "--plot", help="Also write an overview PNG."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing outputs."),
     json_out: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors."),
 ) -> None:
     """Turn speech into per-frame motion latents (.npz) and optionally a plot."""
     from talkcli.audio.io import load_audio
@@ -104,6 +111,8 @@ def motion(
         try:
             plot_motion(tmp_plot, samples, track, analysis)
             os.replace(tmp_plot, plot)
+        except OSError as exc:
+            raise EnvironmentProblem(f"cannot write {plot}: {os_reason(exc)}") from None
         finally:
             if tmp_plot.exists():
                 tmp_plot.unlink()
@@ -117,6 +126,6 @@ def motion(
             "phones": sum(1 for p in analysis.phones if p.phone != "sil"),
             "plot": str(plot) if plot is not None else None, "elapsed_s": round(elapsed, 3),
         }))
-    else:
+    elif not quiet:
         err_console.print(f"wrote {output}: {track.frames} frames at {fps:g} fps "
                           f"({duration:.2f} s of audio) in {elapsed:.1f} s")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +26,41 @@ LIMITS: dict[str, tuple[float, float]] = {
 }
 
 
+# 10 h at 60 fps with 64 channels of float64 is 2.2 GB: no real motion file comes near this
+# but a compressed .npz of zeros can claim it in a few kB (a zip bomb).
+MAX_ARRAY_BYTES = 512 * 1024 * 1024
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def _check_array_sizes(p: Path) -> None:
+    """Refuse an .npz whose arrays would decompress to more than MAX_ARRAY_BYTES, reading
+    only each member's .npy header."""
+    try:
+        with zipfile.ZipFile(p) as zf:
+            for info in zf.infolist():
+                if not info.filename.endswith(".npy"):
+                    continue
+                with zf.open(info) as member:
+                    version = np.lib.format.read_magic(member)
+                    if version == (1, 0):
+                        shape, _, dtype = np.lib.format.read_array_header_1_0(member)
+                    else:
+                        shape, _, dtype = np.lib.format.read_array_header_2_0(member)
+                size = int(np.prod(shape, dtype=np.float64)) * max(dtype.itemsize, 1)
+                if size > MAX_ARRAY_BYTES:
+                    raise InvalidInputError(
+                        f"motion file {p}: array {info.filename[:-4]!r} of shape {shape} "
+                        f"would take {size / 1e9:.1f} GB; refused")
+    except InvalidInputError:
+        raise
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError, zlib.error,
+            NotImplementedError, RuntimeError) as exc:
+        raise InvalidInputError(f"cannot read motion file {p}: {_one_line(exc)}") from None
+
+
 def load_motion(path: str | os.PathLike[str]) -> MotionTrack:
     """A validated MotionTrack in CHANNELS order; InvalidInputError (exit 3) naming the problem.
 
@@ -34,7 +70,10 @@ def load_motion(path: str | os.PathLike[str]) -> MotionTrack:
     p = Path(path)
     if not p.is_file():
         raise InvalidInputError(f"motion file not found: {p}")
+    _check_array_sizes(p)
     try:
+        # allow_pickle=False: an object array (pickled Python objects, which could run code
+        # when unpickled) is refused, never loaded.
         with np.load(p, allow_pickle=False) as data:
             keys = set(data.files)
             missing = [k for k in ("fps", "channels", "values") if k not in keys]
@@ -43,8 +82,13 @@ def load_motion(path: str | os.PathLike[str]) -> MotionTrack:
             fps_arr, names_arr, values = data["fps"], data["channels"], data["values"]
     except InvalidInputError:
         raise
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-        raise InvalidInputError(f"cannot read motion file {p}: {exc}") from None
+    except ValueError as exc:
+        if "allow_pickle" in str(exc):
+            raise InvalidInputError(f"motion file {p} holds pickled Python objects: refused "
+                                    "(only plain numeric and text arrays are read)") from None
+        raise InvalidInputError(f"cannot read motion file {p}: {_one_line(exc)}") from None
+    except (OSError, zipfile.BadZipFile, EOFError, zlib.error) as exc:
+        raise InvalidInputError(f"cannot read motion file {p}: {_one_line(exc)}") from None
     if fps_arr.size != 1 or not np.issubdtype(fps_arr.dtype, np.number):
         raise InvalidInputError(f"motion file {p}: 'fps' must be one number")
     fps = float(fps_arr.reshape(()))

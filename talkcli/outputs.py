@@ -1,0 +1,29 @@
+"""Output-path checks shared by the commands that write files (DESIGN §3: an output folder
+that cannot be written is exit 3, found before any work)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from talkcli.errors import InvalidInputError
+
+
+def os_reason(exc: OSError) -> str:
+    """The system's words for an OSError ("No space left on device"), without the path."""
+    return exc.strerror or type(exc).__name__
+
+
+def check_writable_dir(directory: Path) -> None:
+    """Create and remove a probe file in `directory`: the only test that holds for root
+    (`os.access` says yes to root even where the filesystem refuses, as /proc does)."""
+    if not directory.is_dir():
+        raise InvalidInputError(f"output directory does not exist: {directory}")
+    try:
+        fd, name = tempfile.mkstemp(prefix=".talkcli-probe-", dir=directory)
+    except OSError as exc:
+        raise InvalidInputError(
+            f"cannot write in the output directory {directory}: {os_reason(exc)}") from None
+    os.close(fd)
+    os.unlink(name)
