@@ -4,7 +4,8 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install demo test test-fast lint bench bench-motion bench-render bench-realism clean
+.PHONY: install demo test test-fast lint bench bench-motion bench-render bench-realism clean \
+	fuzz system-ffmpeg
 
 # Torch is pinned and installed first: an unpinned torch would pull GBs of CUDA packages.
 $(STAMP): pyproject.toml
@@ -19,8 +20,23 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/talkcli demo -o demo.mp4 --overwrite
 
+# The encoder and demo tests run once per ffmpeg present (system and imageio-ffmpeg's);
+# `make system-ffmpeg` (root, apt) adds Debian's, as .ci/run does.
 test: $(STAMP)
+	@command -v ffmpeg >/dev/null || echo "note: no system ffmpeg; its test variants skip"
 	$(VENV)/bin/pytest -q
+
+system-ffmpeg:
+	@command -v ffmpeg >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq \
+	  && apt-get install -y -qq ffmpeg >/dev/null; } || echo "Debian's ffmpeg unavailable"
+
+# Long fuzz runs, offline, not in CI: `make -j4 fuzz` runs the four targets at once,
+# TALKCLI_FUZZ_MINUTES each (default 30); results in bench/results/fuzz-<target>.json.
+FUZZ_TARGETS := config motion image audio
+fuzz: $(addprefix fuzz-,$(FUZZ_TARGETS))
+
+fuzz-%: $(STAMP)
+	nice -n 19 $(PY) bench/fuzz.py $*
 
 test-fast: $(STAMP)
 	$(VENV)/bin/pytest -q -m "not slow"
