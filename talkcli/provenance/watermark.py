@@ -67,7 +67,8 @@ def _band_mask(n: int, hi_limit: float | None = None) -> np.ndarray:
 @functools.cache
 def _bin_owner() -> np.ndarray:
     """rfft2-shaped int map of the TILE grid: -1 outside the band, 0 for the sync
-    template's bins, i for payload template i's. Disjoint bins: the payload is no noise to the sync."""
+    template's bins, i for payload template i's. Disjoint bins: the payload is no noise
+    to the sync."""
     mask = _band_mask(TILE)
     owner = np.full(mask.shape, -1, np.int16)
     idx = np.flatnonzero(mask)

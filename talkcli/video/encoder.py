@@ -20,6 +20,7 @@ import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import IO
@@ -131,6 +132,7 @@ class VideoEncoder:
         audio: str | Path | None = None,
         metadata: dict[str, str] | None = None,
         threaded: bool = True,
+        before_rename: Callable[[Path], None] | None = None,
     ) -> None:
         if width <= 0 or height <= 0 or width % 2 or height % 2:
             raise ValueError(f"frame size must be positive and even for yuv420p: {width}x{height}")
@@ -140,6 +142,9 @@ class VideoEncoder:
         self.fps = float(fps)
         self.audio = None if audio is None else Path(audio)
         self.metadata = metadata
+        # Provenance hook: called on the finished temp file (e.g. to embed a signed C2PA
+        # manifest) before it is renamed into place; a failure there aborts like ffmpeg's.
+        self.before_rename = before_rename
         self.frames_written = 0
         self.write_seconds = 0.0  # caller's time in write() (copy + back-pressure)
         self.pipe_seconds = 0.0  # time spent in pipe writes (ffmpeg reading + encoding)
@@ -299,6 +304,8 @@ class VideoEncoder:
                 raise EnvironmentProblem(self._failure_message())
             if not self.temp_path.is_file() or self.temp_path.stat().st_size == 0:
                 raise EnvironmentProblem("ffmpeg exited without writing the video")
+            if self.before_rename is not None:
+                self.before_rename(self.temp_path)
             os.replace(self.temp_path, self.output)
         except BaseException:
             self.abort()
