@@ -48,6 +48,7 @@ AMPLITUDE_RMS = 1.8  # grey levels: PSNR 20·log10(255/1.8) = 43 dB before clipp
 SYNC_SHARE = 0.5  # fraction of the mark's energy in the sync template
 ZOOM_RANGE = (0.9, 1.4)
 ZOOM_STEP = 1.005
+COARSE_EVERY = 3  # the coarse pass tries every third zoom
 Z_THRESHOLD = 7.5
 PAYLOAD_Z = 5.5  # a payload peak among 4096 shifts: null maximum ≈ 3.9, P(z ≥ 5.5) ≈ 8e-5
 DETECT_SHORT_SIDE = 256  # images are reduced to about this short side before the search
@@ -290,15 +291,26 @@ def detect_gray(gray: np.ndarray, frames_used: int = 1) -> Detection:
         raise ValueError(f"need a 2-D grey image of at least 32 px, got {gray.shape}")
     gray = normalise_local(reduce_gray(gray))
     sync = _template_spectra()[0]
-    best = (-np.inf, 1.0, (0, 0))
-    best_spec: np.ndarray | None = None
-    for zoom in zoom_grid():
-        spec = _folded_spectrum(gray, float(zoom))
-        surface = _zscore_surface(spec, sync)
-        idx = int(np.argmax(surface))
-        if surface.flat[idx] > best[0]:
-            best = (float(surface.flat[idx]), float(zoom), divmod(idx, TILE))
-            best_spec = spec
+    grid = zoom_grid()
+    scores: dict[int, tuple[float, tuple[int, int], np.ndarray]] = {}
+
+    def score(i: int) -> float:
+        if i not in scores:
+            spec = _folded_spectrum(gray, float(grid[i]))
+            surface = _zscore_surface(spec, sync)
+            idx = int(np.argmax(surface))
+            scores[i] = (float(surface.flat[idx]), divmod(idx, TILE), spec)
+        return scores[i][0]
+
+    # Coarse to fine: every third zoom, then the neighbours of the two best. Only zooms of
+    # the full grid are tried, so the Bonferroni count over the full grid still holds.
+    coarse = sorted(range(0, len(grid), COARSE_EVERY), key=score, reverse=True)
+    for i in coarse[:2]:
+        for j in range(max(0, i - COARSE_EVERY + 1), min(len(grid), i + COARSE_EVERY)):
+            score(j)
+    i_best = max(scores, key=lambda i: scores[i][0])
+    best_z, best_shift, best_spec = scores[i_best]
+    best = (best_z, float(grid[i_best]), best_shift)
     z, zoom, shift = best
     found = z >= Z_THRESHOLD
     payload, margin = None, 0.0
