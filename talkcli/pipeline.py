@@ -69,6 +69,8 @@ class RenderRequest:
     overwrite: bool = False
     face_index: int | None = None
     chunk_frames: int = PIPELINE_CHUNK_FRAMES
+    sign_key: Path | None = None  # C2PA signing key + certificate chain (provenance)
+    sign_cert: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -331,6 +333,10 @@ def render_video(request: RenderRequest,
 
     device = resolve_device(req.device)
     ffmpeg_exe()
+    from talkcli.provenance import RenderMarks  # watermark + C2PA; the signer checked now
+
+    marks = RenderMarks([("portrait", req.portrait), ("audio", req.audio)],
+                        req.sign_key, req.sign_cert)
 
     # Load once.
     from talkcli.audio.io import load_audio
@@ -374,11 +380,13 @@ def render_video(request: RenderRequest,
     if progress is not None:
         progress(0, total)
     with VideoEncoder(req.output, width, height, req.fps, audio=req.audio,
-                      audio_duration_s=audio_duration) as encoder:
+                      audio_duration_s=audio_duration,
+                      before_rename=marks.sign_video) as encoder:
         for latents in itertools.chain([first], batches):
             t0 = time.perf_counter()
             frames = renderer.render(latents)
             render_s += time.perf_counter() - t0
+            marks.embed(frames, done)  # provenance: the pixel watermark, in place
             encoder.write(frames)
             done += int(frames.shape[0])
             del frames

@@ -70,12 +70,16 @@ def _check_overlay_path(path: Path, overwrite: bool) -> None:
     check_writable_dir(path.parent)
 
 
-def _write_overlay(rig: Any, path: Path) -> None:
+def _write_overlay(rig: Any, path: Path, portrait: Path) -> None:
     from talkcli.face.overlay import draw_overlay
+    from talkcli.provenance import finalize_image
+    from talkcli.provenance.credentials import SOURCE_OVERLAY
 
     tmp = path.with_name(f".{path.name}.tmp")
     try:
         draw_overlay(rig).save(tmp, format="PNG")
+        finalize_image(tmp, "face-analysis overlay", SOURCE_OVERLAY, [("portrait", portrait)],
+                       title=path.name)  # provenance: text metadata + C2PA
         tmp.replace(path)  # no half-written overlay on failure
     except OSError as exc:
         raise EnvironmentProblem(f"cannot write {path}: {os_reason(exc)}") from None
@@ -109,7 +113,7 @@ def inspect(
         err_console.print(f"note: {rig.faces_found} faces found; using the largest "
                           "(choose another with --face-index)")
     if output is not None:
-        _write_overlay(rig, output)
+        _write_overlay(rig, output, portrait)
     info = _summary(portrait, rig, time.perf_counter() - start)
     if output is not None:
         info["overlay"] = str(output)

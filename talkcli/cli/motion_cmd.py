@@ -110,6 +110,11 @@ def motion(
         tmp_plot = plot.with_name(f".{plot.name}.tmp.png")
         try:
             plot_motion(tmp_plot, samples, track, analysis)
+            from talkcli.provenance import finalize_image  # provenance: metadata + C2PA
+            from talkcli.provenance.credentials import SOURCE_PLOT
+
+            finalize_image(tmp_plot, "motion plot", SOURCE_PLOT, [("audio", audio)],
+                           title=plot.name)
             os.replace(tmp_plot, plot)
         except OSError as exc:
             raise EnvironmentProblem(f"cannot write {plot}: {os_reason(exc)}") from None

@@ -109,6 +109,8 @@ def _run(request: RenderRequest, quiet: bool, as_json: bool, label: str) -> Rend
 
 
 _FPS_HELP = "Output frame rate."
+_KEY_HELP = "C2PA signing key (PEM; or $TALKCLI_SIGN_KEY). Default: talkcli's own, untrusted."
+_CERT_HELP = "C2PA certificate chain (PEM; or $TALKCLI_SIGN_CERT), with --sign-key."
 _SIZE_HELP = "Output size: the square side (face) or the longest side (portrait)."
 
 
@@ -136,6 +138,8 @@ def render(
     face_index: int | None = typer.Option(None, "--face-index",
                                           help="Which face when there are several (0 = largest)."),
     chunk_frames: int = typer.Option(PIPELINE_CHUNK_FRAMES, "--chunk-frames", hidden=True),
+    sign_key: Path | None = typer.Option(None, "--sign-key", help=_KEY_HELP),
+    sign_cert: Path | None = typer.Option(None, "--sign-cert", help=_CERT_HELP),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
@@ -145,7 +149,7 @@ def render(
         portrait=portrait, audio=audio, output=output, preset=preset,
         overrides=tuple(overrides), transcript=transcript, motion=motion, fps=fps, size=size,
         framing=framing, device=device, seed=seed, overwrite=overwrite, face_index=face_index,
-        chunk_frames=chunk_frames,
+        chunk_frames=chunk_frames, sign_key=sign_key, sign_cert=sign_cert,
     )
     _run(request, quiet, as_json, "rendering")
 
@@ -164,6 +168,8 @@ def demo(
     preset: str | None = typer.Option(None, "--preset", help="Preset name or YAML file."),
     size: int = typer.Option(DEFAULT_SIZE, "--size", help=_SIZE_HELP),
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda."),
+    sign_key: Path | None = typer.Option(None, "--sign-key", help=_KEY_HELP),
+    sign_cert: Path | None = typer.Option(None, "--sign-cert", help=_CERT_HELP),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
@@ -173,6 +179,6 @@ def demo(
     request = RenderRequest(
         portrait=portrait, audio=speech, output=output, preset=preset,
         transcript=text if text.is_file() else None, size=size, device=device,
-        overwrite=overwrite,
+        overwrite=overwrite, sign_key=sign_key, sign_cert=sign_cert,
     )
     _run(request, quiet, as_json, "demo")

@@ -20,6 +20,7 @@ import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import IO
@@ -160,6 +161,7 @@ class VideoEncoder:
         metadata: dict[str, str] | None = None,
         threaded: bool = True,
         audio_duration_s: float | None = None,
+        before_rename: Callable[[Path], None] | None = None,
     ) -> None:
         if width <= 0 or height <= 0 or width % 2 or height % 2:
             raise ValueError(f"frame size must be positive and even for yuv420p: {width}x{height}")
@@ -171,6 +173,9 @@ class VideoEncoder:
         self.metadata = metadata
         # The input audio's length (the pipeline knows it); measured by decoding if not given.
         self.audio_duration_s = audio_duration_s
+        # Provenance hook: called on the finished temp file (e.g. to embed a signed C2PA
+        # manifest) before it is renamed into place; a failure there aborts like ffmpeg's.
+        self.before_rename = before_rename
         self.frames_written = 0
         self.write_seconds = 0.0  # caller's time in write() (copy + back-pressure)
         self.pipe_seconds = 0.0  # time spent in pipe writes (ffmpeg reading + encoding)
@@ -338,6 +343,8 @@ class VideoEncoder:
                 raise EnvironmentProblem(self._failure_message())
             if not self.temp_path.is_file() or self.temp_path.stat().st_size == 0:
                 raise EnvironmentProblem("ffmpeg exited without writing the video")
+            if self.before_rename is not None:
+                self.before_rename(self.temp_path)
             os.replace(self.temp_path, self.output)
         except BaseException:
             self.abort()
