@@ -223,22 +223,32 @@ class DenseMap:
         return fine
 
     def _fine_creases(self, disp: torch.Tensor, box: Box, fine: torch.Tensor) -> None:
-        """Invert the fine grid itself in the crease boxes (in place): the walk starts from
-        there and keeps it where it cannot step (lids shut, lips pressed)."""
-        fy0, fx0 = box.y0 // self.step, box.x0 // self.step
+        """Refine `fine` (B, 2, h, w) px in the crease boxes (in place) by chord-Newton steps
+        on the fine grid's own field, from the coarse inverse: the walk starts from there and
+        keeps it where it cannot step (lids shut, lips pressed). The field is built only over
+        the crease box's preimage (the coarse inverse says where that is)."""
+        step = self.step
+        fy0, fx0 = box.y0 // step, box.x0 // step
         h, w = fine.shape[-2:]
-        grow = math.ceil(float(disp.norm(dim=-1).max()) / self.step) + 2
         for r0, r1, c0, c1 in self.walk_rects:
-            # the part inside the box, and around it what can land there
             i0, i1 = max(r0, fy0), min(r1, fy0 + h)
             j0, j1 = max(c0, fx0), min(c1, fx0 + w)
             if i1 <= i0 or j1 <= j0:
                 continue
-            rect = (max(0, i0 - grow), min(self.h, i1 + grow),
-                    max(0, j0 - grow), min(self.w, j1 + grow))
-            back = self.inverse(disp, self.fine_cells, rect)
-            fine[:, :, i0 - fy0:i1 - fy0, j0 - fx0:j1 - fx0] = \
-                back[:, :, i0 - rect[0]:i1 - rect[0], j0 - rect[2]:j1 - rect[2]]
+            sub = fine[:, :, i0 - fy0:i1 - fy0, j0 - fx0:j1 - fx0]   # (B, 2, hs, ws) px
+            px = _cell_centres(i1 - i0, j1 - j0, step) + (j0 * step, i0 * step)
+            p = torch.as_tensor(px, dtype=torch.float32, device=self.device)
+            p = p.view(1, i1 - i0, j1 - j0, 2)
+            q = p + sub.permute(0, 2, 3, 1)                            # preimages, px
+            lo, hi = q.reshape(-1, 2).amin(0).tolist(), q.reshape(-1, 2).amax(0).tolist()
+            rect = (max(0, math.floor(lo[1] / step) - 2), min(self.h, math.ceil(hi[1] / step) + 2),
+                    max(0, math.floor(lo[0] / step) - 2), min(self.w, math.ceil(hi[0] / step) + 2))
+            fwd = self.forward_field(disp, self.fine_cells, rect)
+            norm = _to_norm(rect, step, self.device)
+            origin = torch.tensor([rect[2] * step, rect[0] * step], device=self.device)
+            p_n = (p - origin) * norm - 1.0
+            back = chord_newton(fwd, p_n, sub * norm[None, :, None, None], keep_better=True)
+            sub.copy_(back.div_(norm[None, :, None, None]))
 
     def _walk(self, disp: torch.Tensor, box: Box, fine: torch.Tensor, iters: int) -> None:
         """Make `fine` (B, 2, h, w) px exact in the crease boxes (in place)."""
@@ -363,14 +373,22 @@ class _CellTable:
 
 def newton_inverse(fwd: torch.Tensor, base: torch.Tensor, iters: int = NEWTON_ITERS
                    ) -> torch.Tensor:
-    """(B, 2, h, w) normalized forward displacement D -> backward displacement q - p, by chord
-    (frozen-Jacobian Newton) steps on q + D(q) = p: the field and its central-difference
-    Jacobian are sampled at q0 = p - D(p) once, (I + J)^-1 is kept, and later steps sample
-    only D. Within a fraction of a pixel in three steps where the damped fixed point needs
-    tens (under head turns the far cheek compresses and the fixed point crawls there; its
-    error showed as a seam at the edge of the exactly inverted crease boxes). Where the
-    map folds (det <= NEWTON_MIN_DET) the step is the damped fixed point's. `base` is the
-    identity grid (1, h, w, 2) of the field's cells."""
+    """(B, 2, h, w) normalized forward displacement D -> backward displacement q - p on the
+    field's own cells (`base`, their identity grid (1, h, w, 2)), from q0 = p - D(p)."""
+    return chord_newton(fwd, base, -fwd, iters)
+
+
+def chord_newton(fwd: torch.Tensor, p: torch.Tensor, back: torch.Tensor,
+                 iters: int = NEWTON_ITERS, keep_better: bool = False) -> torch.Tensor:
+    """Solve q + D(q) = p for the backward displacement q - p (normalized units of the field
+    `fwd` (B, 2, h, w)) at target points p (1 or B, h', w', 2), from `back` (B, 2, h', w'),
+    by chord (frozen-Jacobian Newton) steps: the field and its central-difference Jacobian
+    are sampled at the start once, (I + J)^-1 is kept, and later steps sample only D. Within
+    a fraction of a pixel in three steps where the damped fixed point needs tens (under head
+    turns the far cheek compresses and the fixed point crawls there; its error showed as a
+    seam at the edge of the exactly inverted crease boxes). Where the map folds
+    (det <= NEWTON_MIN_DET) the step is the damped fixed point's. `keep_better`: per point,
+    the start where its residual is smaller than the result's (one more sample)."""
     b, _, h, w = fwd.shape
     pad = F.pad(fwd, (1, 1, 1, 1), mode="replicate")
     both = fwd.new_empty((b, 6, h, w))                     # D, dD/dx, dD/dy
@@ -379,9 +397,9 @@ def newton_inverse(fwd: torch.Tensor, base: torch.Tensor, iters: int = NEWTON_IT
     torch.sub(pad[..., 1:-1, 2:], pad[..., 1:-1, :-2], out=both[:, 2:4]).mul_(0.25 * w)
     torch.sub(pad[..., 2:, 1:-1], pad[..., :-2, 1:-1], out=both[:, 4:6]).mul_(0.25 * h)
     del pad
-    grid0 = base.expand(b, -1, -1, -1)
-    back = -fwd                                            # q0 - p = -D(p), (B, 2, h, w)
+    grid0 = p.expand(b, -1, -1, -1)
     inv: tuple[torch.Tensor, ...] = ()
+    start, res0 = back, None
     for it in range(iters):
         src = both if it == 0 else fwd
         s = F.grid_sample(src, grid0 + back.permute(0, 2, 3, 1), mode="bilinear",
@@ -397,12 +415,17 @@ def newton_inverse(fwd: torch.Tensor, base: torch.Tensor, iters: int = NEWTON_IT
                    torch.where(ok, -b_ / det, zero), torch.where(ok, a / det, damp))
         r = s[:, :2] + back                                # residual q + D(q) - p
         rx, ry = r[:, 0], r[:, 1]
+        if it == 0:
+            res0 = rx * rx + ry * ry
         sx, sy = inv[0] * rx + inv[1] * ry, inv[2] * rx + inv[3] * ry
         # near a fold (I + J nearly singular) a full step overshoots: never more than
         # NEWTON_MAX_GAIN times the residual
         ratio = (NEWTON_MAX_GAIN**2 * (rx * rx + ry * ry)
                  / (sx * sx + sy * sy).clamp_min(1e-20)).clamp_max_(1.0).sqrt_()
         back = back - torch.stack((sx * ratio, sy * ratio), 1)
+    if keep_better and res0 is not None:
+        res = _residual(fwd, p, back)
+        back = torch.where((res0 < res)[:, None], start, back)
     return back
 
 
