@@ -37,7 +37,7 @@ from talkcli.render.geometry import (
     pose_angles,
 )
 from talkcli.render.mouth import MouthCompositor
-from talkcli.render.warp import DenseMap, sample
+from talkcli.render.warp import Box, DenseMap, sample
 
 SUB_BATCH = 4          # frames per full-resolution pass (keeps big temporaries < 32 MB)
 PLATE_ITERS = 40       # Jacobi relaxation steps per pyramid level of the plate fill
@@ -93,10 +93,23 @@ class Renderer:
         self.pose0 = pose_angles(rig.pose)
         self.map = DenseMap(geo.points[:, :2], width, height, dev,
                             walk_boxes=crease_boxes(framed.points, framed.interocular),
-                            crease_points=crease_points())
-        self._out = torch.empty((self.max_batch, height, width, 3), dtype=torch.uint8,
-                                device=dev)
-        self._grid = torch.empty((SUB_BATCH, height, width, 2), **f32)
+                            crease_points=crease_points(), person_mask=framed.person_mask)
+        self._init_buffers(source, framed.interocular)
+
+    def _init_buffers(self, still: torch.Tensor, interocular: float) -> None:
+        """Per-chunk buffers, allocated once. Outside a chunk's moving box every frame is the
+        still portrait: the uint8 output keeps it there (only the box is written, and what an
+        earlier, larger box wrote is put back), so that part costs nothing per frame."""
+        width, height = self.output_size
+        dev = self.device
+        self._still_u8 = _quantise(still[None].clone())[0].permute(1, 2, 0).to(torch.uint8)
+        self._out = self._still_u8.expand(self.max_batch, -1, -1, -1).contiguous()
+        self._dirty: Box | None = None       # the part of _out that may differ from the still
+        self._frames = still.expand(SUB_BATCH, -1, -1, -1).contiguous()   # float, (S, 3, H, W)
+        self._grid = torch.empty(SUB_BATCH * height * width * 2, dtype=torch.float32,
+                                 device=dev)
+        # the compositors paint inside the face (mouth crop, eye crops with their lashes)
+        self._face_margin = 8.0 + 0.25 * float(interocular)
 
     @property
     def control_points(self) -> np.ndarray:
@@ -126,21 +139,65 @@ class Renderer:
         lat = torch.as_tensor(lat_np, device=self.device)
         pts = self.deformer.deform(lat, self.pose0)                   # (B, N, 3)
         disp = pts[..., :2] - self.deformer.points[:, :2]
-        back = self.map.backward_disp(disp)                           # (B, 2, h, w)
         mesh = pts[:, :MESH_N]
+        box = self.map.moving_box(disp, self._face_box(mesh))
         out = self._out
-        for s in range(0, b, SUB_BATCH):
-            e = min(b, s + SUB_BATCH)
-            grid = self.map.grid(back[s:e], out=self._grid[: e - s])
-            warped = sample(self.layer, grid)                         # (b, 4, H, W)
-            frames = warped[:, :3].addcmul_(1.0 - warped[:, 3:4], self.plate[None])
-            frames = self.mouth.composite(frames, mesh[s:e], lat[s:e])
-            frames = self.eyes.composite(frames, mesh[s:e], lat[s:e])
-            q = frames.mul_(255.0).add_(0.5).clamp_(0.0, 255.0)
-            out[s:e].copy_(q.permute(0, 2, 3, 1))
+        self._restore_outside(box)
+        if box is not None:
+            back = self.map.backward_disp(disp, box)                  # (B, 2, h, w) px
+            for s in range(0, b, SUB_BATCH):
+                e = min(b, s + SUB_BATCH)
+                self._render_box(box, back[s:e], mesh[s:e], lat[s:e], out[s:e])
         host = out[:b].to("cpu")
         arr = host.numpy()
         return arr.copy() if self.device.type == "cpu" else arr
+
+    def _render_box(self, box: Box, back: torch.Tensor, mesh: torch.Tensor, lat: torch.Tensor,
+                    out: torch.Tensor) -> None:
+        """Warp, composite and quantise the moving box of a few frames into `out`."""
+        n = back.shape[0]
+        (hb, wb), (y0, y1, x0, x1) = box.shape, (box.y0, box.y1, box.x0, box.x1)
+        grid = self.map.grid(back, box, out=self._grid[: n * hb * wb * 2].view(n, hb, wb, 2))
+        warped = sample(self.layer, grid)                             # (n, 4, hb, wb)
+        frames = self._frames[:n]
+        inside = frames[:, :, y0:y1, x0:x1]
+        # over the still plate: colour + (1 - alpha) * plate
+        inside.copy_(warped[:, :3]).addcmul_(warped[:, 3:4].neg_().add_(1.0),
+                                            self.plate[None, :, y0:y1, x0:x1])
+        frames = self.mouth.composite(frames, mesh, lat)
+        frames = self.eyes.composite(frames, mesh, lat)
+        out[:, y0:y1, x0:x1].copy_(_quantise(frames[:, :, y0:y1, x0:x1]).permute(0, 2, 3, 1))
+
+    def _face_box(self, mesh: torch.Tensor) -> tuple[float, float, float, float]:
+        """Output px box of the face mesh (neutral and deformed) plus the compositors' reach."""
+        xy = torch.cat((mesh[..., :2].reshape(-1, 2), self.deformer.points[:MESH_N, :2]))
+        lo, hi = xy.amin(0).tolist(), xy.amax(0).tolist()
+        m = self._face_margin
+        return lo[0] - m, lo[1] - m, hi[0] + m, hi[1] + m
+
+    def _restore_outside(self, box: Box | None) -> None:
+        """Put the still portrait back into the part of the output buffer that an earlier box
+        wrote and `box` does not cover (up to four strips)."""
+        dirty, self._dirty = self._dirty, box
+        if dirty is None or (box is not None and box.contains(dirty)):
+            return
+        still, out = self._still_u8, self._out
+        if box is None:
+            strips = [(dirty.y0, dirty.y1, dirty.x0, dirty.x1)]
+        else:
+            ty0, ty1 = max(dirty.y0, box.y0), min(dirty.y1, box.y1)
+            strips = [(dirty.y0, min(dirty.y1, box.y0), dirty.x0, dirty.x1),
+                      (max(dirty.y0, box.y1), dirty.y1, dirty.x0, dirty.x1),
+                      (ty0, ty1, dirty.x0, min(dirty.x1, box.x0)),
+                      (ty0, ty1, max(dirty.x0, box.x1), dirty.x1)]
+        for y0, y1, x0, x1 in strips:
+            if y1 > y0 and x1 > x0:
+                out[:, y0:y1, x0:x1] = still[y0:y1, x0:x1]
+
+
+def _quantise(frames: torch.Tensor) -> torch.Tensor:
+    """0..1 float (in place) -> 0..255 rounded floats, ready for a uint8 copy."""
+    return frames.mul_(255.0).add_(0.5).clamp_(0.0, 255.0)
 
 
 def _background_plate(image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

@@ -1,77 +1,109 @@
-"""Dense backward map from moved control points, and the grid_sample warp.
+"""Dense backward map from moved control points, computed only where the frame moves.
 
-At init: a Delaunay triangulation of the NEUTRAL control points; for every cell of a
-half-resolution grid its triangle's three vertices and barycentric weights; a full-resolution
-triangle-id image of the neutral triangulation. Per frame:
-1. the forward displacement field D(p) = sum_i w_i d_i is one `embedding_bag` (frames are the
-   embedding dimension);
-2. chord-Newton steps q <- q - (I + J)^-1 (q + D(q) - p) (grid_sample on D and, once, on its
-   Jacobian) invert it to a fraction of a pixel everywhere (backward_disp_newton);
-3. inside the crease boxes (lips, eye openings) the inverse is made exact by walking the
-   piecewise-affine map: q <- A_t^-1 p with t the neutral triangle holding q, accepted when
-   the new q lies in the triangle used, so lips and lids part and close with sharp edges;
-4. the half-resolution backward displacement is upsampled bilinearly and added to the
-   identity grid. With zero displacements the map is exactly the identity.
+At init: a Delaunay triangulation of the NEUTRAL control points; for every cell of a coarse
+grid (COARSE_STEP px) its triangle's three vertices and barycentric weights; which coarse cells
+hold some of the person (only those can change the frame: elsewhere the warped person layer is
+transparent over the still background plate); a full-resolution triangle-id image and the
+fine (FIELD_STEP px) cells of the crease boxes (lips, eye openings). Per chunk of frames:
+
+1. `moving_box`: the rectangle outside which every frame equals the still portrait: the coarse
+   person cells whose displacement bound (the largest of their triangle's vertex displacements,
+   over the chunk) exceeds MOVE_EPS, grown by the largest displacement (what moves there can
+   land that far away), united with a box the caller needs (the face, for the compositors);
+2. in that box only, the forward displacement field D(p) = sum_i w_i d_i on the coarse grid
+   (one `embedding_bag`, frames as the embedding dimension), inverted by chord-Newton steps
+   q <- q - (I + J)^-1 (q + D(q) - p) to a fraction of a pixel; where Newton's residual stays
+   above FALLBACK_PX (next to the small folds beside the nose) the damped fixed point is tried
+   on those cells only and the better of the two kept;
+3. the coarse inverse is upsampled to the fine grid; inside the crease boxes the inverse is made
+   exact by walking the piecewise-affine map: q <- A_t^-1 p with t the neutral triangle holding q,
+   accepted when the new q lies in the triangle used, so lips and lids part and close with sharp
+   edges (the map is smooth elsewhere: the coarse inverse upsampled is within ~0.1 px there);
+4. `grid`: the fine backward displacement upsampled bilinearly to full resolution and added
+   to the identity grid, for the box's pixels. With zero displacements the map is the identity.
 
 Pixel convention: pixel (row i, column j) has its centre at (x, y) = (j + 0.5, i + 0.5), the
-convention of grid_sample(align_corners=False).
+convention of grid_sample(align_corners=False). Displacements are in px unless named `_n`
+(normalized to the grid being sampled).
 """
 
 from __future__ import annotations
+
+import math
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from scipy.spatial import Delaunay
 
-FIELD_STEP = 2       # forward field / backward map resolution: 1 / FIELD_STEP
-INVERT_ITERS = 6
+FIELD_STEP = 2       # fine map (crease boxes; upsampled to full resolution): 1 / FIELD_STEP
+COARSE_STEP = 4      # coarse map (inverted everywhere in the moving box): 1 / COARSE_STEP
 WALK_ITERS = 3
+MOVE_EPS = 0.02      # px: a part of the frame moving less than this is shown as the portrait
 
 DAMP = 0.6
 NEWTON_ITERS = 3
 FIXED_POINT_ITERS = 2
 NEWTON_MIN_DET = 0.3
 NEWTON_MAX_GAIN = 3.0
+FALLBACK_PX = 0.05   # Newton residual (px) above which the fixed point is tried as well
+
+
+@dataclass(frozen=True)
+class Box:
+    """A rectangle of the frame aligned to the coarse grid: coarse cells [cy0, cy1) x
+    [cx0, cx1); pixels [y0, y1) x [x0, x1) (the same, clipped to the frame)."""
+
+    cx0: int
+    cy0: int
+    cx1: int
+    cy1: int
+    x0: int
+    y0: int
+    x1: int
+    y1: int
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(height, width) in px."""
+        return self.y1 - self.y0, self.x1 - self.x0
+
+    def contains(self, other: Box) -> bool:
+        return (self.x0 <= other.x0 and self.y0 <= other.y0
+                and self.x1 >= other.x1 and self.y1 >= other.y1)
 
 
 class DenseMap:
-    """Control-point displacements -> full-resolution sampling grid (B, H, W, 2)."""
+    """Control-point displacements -> sampling grid of the moving box (B, h, w, 2)."""
 
     def __init__(self, points2d: np.ndarray, width: int, height: int, device: torch.device,
                  step: int = FIELD_STEP,
                  walk_boxes: list[tuple[float, float, float, float]] | None = None,
-                 crease_points: list[int] | None = None) -> None:
+                 crease_points: list[int] | None = None,
+                 person_mask: np.ndarray | None = None,
+                 coarse_step: int = COARSE_STEP) -> None:
+        if coarse_step % step:
+            raise ValueError("coarse_step must be a multiple of step")
         self.width, self.height, self.device = width, height, device
-        self.h, self.w = -(-height // step), -(-width // step)
-        self.step_x, self.step_y = width / self.w, height / self.h
-        tri = Delaunay(np.asarray(points2d, dtype=np.float64))
-        self.triangles = tri.simplices
-        ys = (np.arange(self.h) + 0.5) * self.step_y
-        xs = (np.arange(self.w) + 0.5) * self.step_x
-        gx, gy = np.meshgrid(xs, ys)
-        cells = np.column_stack([gx.ravel(), gy.ravel()])
-        simplex = tri.find_simplex(cells)
-        missing = simplex < 0
-        if missing.any():  # outside the hull: nearest triangle by centroid (should not happen)
-            cents = tri.points[tri.simplices].mean(axis=1)
-            near = np.argmin(((cells[missing, None] - cents[None]) ** 2).sum(-1), axis=1)
-            simplex[missing] = near
-        trans = tri.transform[simplex]
-        bary2 = np.einsum("nij,nj->ni", trans[:, :2], cells - trans[:, 2])
-        bary = np.column_stack([bary2, 1.0 - bary2.sum(axis=1)])
-        bary = np.clip(bary, 0.0, None)
-        bary /= bary.sum(axis=1, keepdims=True)
-        verts = tri.simplices[simplex]
-        self.indices = torch.as_tensor(verts.ravel(), dtype=torch.int64, device=device)
-        self.weights = torch.as_tensor(bary.ravel(), dtype=torch.float32, device=device)
-        self.offsets = torch.arange(0, 3 * len(cells), 3, dtype=torch.int64, device=device)
-        # identity grids (normalized coords): low-res cell centres, full-res pixel centres
-        self.low_grid = _identity_grid(self.h, self.w, device)
-        self.full_grid = _identity_grid(height, width, device)
-        self.to_norm = torch.tensor([2.0 / width, 2.0 / height], device=device)
-        # for the exact (walking) inversion
+        self.step, self.coarse = step, coarse_step
         pts = np.asarray(points2d, dtype=np.float64)
+        tri = Delaunay(pts)
+        self.triangles = tri.simplices
+        # both grids: per cell centre its triangle's vertices and weights
+        self.hc, self.wc = -(-height // coarse_step), -(-width // coarse_step)
+        self.h, self.w = -(-height // step), -(-width // step)
+        self.coarse_cells = _CellTable(tri, self.hc, self.wc, coarse_step, device)
+        self.fine_cells = _CellTable(tri, self.h, self.w, step, device)
+        self.cell_person = torch.as_tensor(
+            _person_cells(person_mask, self.hc, self.wc, coarse_step), device=device)
+        vx = np.clip((pts[:, 0] // coarse_step).astype(np.int64), 0, self.wc - 1)
+        vy = np.clip((pts[:, 1] // coarse_step).astype(np.int64), 0, self.hc - 1)
+        self.vert_cell = torch.as_tensor(vy * self.wc + vx, device=device)
+        # full-resolution identity grid (normalized coordinates of the whole frame)
+        self.full_grid = _identity_grid(height, width, device)
+        self.to_norm_full = torch.tensor([2.0 / width, 2.0 / height], device=device)
+        # for the exact (walking) inversion
         self.points = torch.as_tensor(pts, dtype=torch.float32, device=device)
         simp = tri.simplices
         self.tri_src = torch.as_tensor(simp, dtype=torch.int64, device=device)
@@ -87,46 +119,152 @@ class DenseMap:
         crease = np.zeros(len(pts), dtype=bool)
         crease[list(crease_points or [])] = True
         self.tri_free = torch.as_tensor(~crease[simp].any(axis=1), device=device)
-        self.lut_w, self.lut_h = width, height
         lx, ly = np.meshgrid(np.arange(width) + 0.5, np.arange(height) + 0.5)
         lut = tri.find_simplex(np.column_stack([lx.ravel(), ly.ravel()]))
-        if (lut < 0).any():
-            lut[lut < 0] = simplex[0] if len(simplex) else 0
+        lut[lut < 0] = 0
         self.lut = torch.as_tensor(lut, dtype=torch.int64, device=device)
-        self.cell_px = torch.as_tensor(cells, dtype=torch.float32, device=device)
-        # The exact walk only where the map has creases (lips, lids): elsewhere the field is
-        # smooth and the fixed point is already exact to a fraction of a pixel.
-        inside = np.zeros(len(cells), dtype=bool)
-        for x0, y0, x1, y1 in walk_boxes or []:
-            inside |= ((cells[:, 0] >= x0) & (cells[:, 0] <= x1)
-                       & (cells[:, 1] >= y0) & (cells[:, 1] <= y1))
-        self.walk_idx = torch.as_tensor(np.nonzero(inside)[0], dtype=torch.int64, device=device)
+        self._init_creases(walk_boxes or [])
 
-    def forward_field(self, disp: torch.Tensor) -> torch.Tensor:
-        """(B, N, 2) px displacements -> (B, 2, h, w) normalized forward displacement."""
+    def _init_creases(self, walk_boxes: list[tuple[float, float, float, float]]) -> None:
+        """The fine cells of the crease boxes (where the map has creases: lips, lids), and
+        each box as a rectangle of fine cells (r0, r1, c0, c1)."""
+        fine = _cell_centres(self.h, self.w, self.step)
+        inside = np.zeros(len(fine), dtype=bool)
+        self.walk_rects: list[tuple[int, int, int, int]] = []
+        for x0, y0, x1, y1 in walk_boxes:
+            hit = ((fine[:, 0] >= x0) & (fine[:, 0] <= x1)
+                   & (fine[:, 1] >= y0) & (fine[:, 1] <= y1))
+            if hit.any():
+                rows, cols = np.nonzero(hit)[0] // self.w, np.nonzero(hit)[0] % self.w
+                self.walk_rects.append((int(rows.min()), int(rows.max()) + 1,
+                                        int(cols.min()), int(cols.max()) + 1))
+            inside |= hit
+        walk = np.nonzero(inside)[0]
+        self.walk_row = torch.as_tensor(walk // self.w, device=self.device)
+        self.walk_col = torch.as_tensor(walk % self.w, device=self.device)
+        self.walk_px = torch.as_tensor(fine[walk], dtype=torch.float32, device=self.device)
+
+    # ------------------------------------------------------------------ the moving box
+    def moving_box(self, disp: torch.Tensor,
+                   keep: tuple[float, float, float, float] | None = None) -> Box | None:
+        """The box outside which no frame of the chunk differs from the portrait (by more than
+        MOVE_EPS px of motion), united with `keep` (x0, y0, x1, y1 px); None if empty."""
+        vmax = disp.norm(dim=-1).amax(0)                               # (N,) px
+        moving = vmax[self.coarse_cells.verts].amax(1) > MOVE_EPS      # bound >= |D| at centre
+        moving[self.vert_cell[vmax > MOVE_EPS]] = True   # a vertex moving between centres
+        moving &= self.cell_person
+        spans: list[tuple[float, float, float, float]] = []
+        c = self.coarse
+        if bool(moving.any()):
+            grid = moving.view(self.hc, self.wc)
+            rows = torch.nonzero(grid.any(1)).view(-1)
+            cols = torch.nonzero(grid.any(0)).view(-1)
+            reach = float(vmax.max()) + 2 * c    # landing distance + bilinear support
+            spans.append((int(cols[0]) * c - reach, int(rows[0]) * c - reach,
+                          (int(cols[-1]) + 1) * c + reach, (int(rows[-1]) + 1) * c + reach))
+        if keep is not None:
+            spans.append(keep)
+        if not spans:
+            return None
+        cx0 = max(0, math.floor(min(s[0] for s in spans) / c))
+        cy0 = max(0, math.floor(min(s[1] for s in spans) / c))
+        cx1 = min(self.wc, math.ceil(max(s[2] for s in spans) / c))
+        cy1 = min(self.hc, math.ceil(max(s[3] for s in spans) / c))
+        if cx1 <= cx0 or cy1 <= cy0:
+            return None
+        return Box(cx0, cy0, cx1, cy1, cx0 * c, cy0 * c, min(cx1 * c, self.width),
+                   min(cy1 * c, self.height))
+
+    def full_box(self) -> Box:
+        return Box(0, 0, self.wc, self.hc, 0, 0, self.width, self.height)
+
+    # ------------------------------------------------------------------ inversion
+    def forward_field(self, disp: torch.Tensor, table: _CellTable,
+                      rect: tuple[int, int, int, int]) -> torch.Tensor:
+        """(B, N, 2) px displacements -> (B, 2, h, w) forward displacement on the cells
+        [r0, r1) x [c0, c1) of a cell table, normalized to that rectangle (`_to_norm`)."""
         b, n, _ = disp.shape
-        table = (disp * self.to_norm).permute(1, 0, 2).reshape(n, b * 2)
-        field = F.embedding_bag(self.indices, table, self.offsets, mode="sum",
-                                per_sample_weights=self.weights)
-        return field.view(self.h, self.w, b, 2).permute(2, 3, 0, 1).contiguous()
+        r0, r1, c0, c1 = rect
+        rows = torch.arange(r0, r1, device=self.device)
+        cols = torch.arange(c0, c1, device=self.device)
+        ids = (rows[:, None] * table.w + cols[None, :]).view(-1)
+        values = (disp * _to_norm(rect, table.step, self.device)).permute(1, 0, 2)
+        offsets = torch.arange(0, 3 * ids.numel(), 3, device=self.device)
+        field = F.embedding_bag(table.verts[ids].view(-1), values.reshape(n, b * 2), offsets,
+                                mode="sum", per_sample_weights=table.weights[ids].view(-1))
+        return field.view(r1 - r0, c1 - c0, b, 2).permute(2, 3, 0, 1).contiguous()
 
-    def backward_disp(self, disp: torch.Tensor, iters: int = WALK_ITERS) -> torch.Tensor:
-        """(B, N, 2) px -> (B, 2, h, w) normalized backward displacement q - p.
+    def inverse(self, disp: torch.Tensor, table: _CellTable,
+                rect: tuple[int, int, int, int]) -> torch.Tensor:
+        """(B, 2, h, w) px backward displacement q - p on the cells of `rect`, to a fraction
+        of a pixel (chord Newton, with the fixed point where it failed)."""
+        fwd = self.forward_field(disp, table, rect)
+        back = _robust_inverse(fwd, table.step)
+        return back.div_(_to_norm(rect, table.step, self.device)[None, :, None, None])
 
-        The forward map is piecewise affine over the neutral triangulation, so its inverse is
-        found exactly by walking: start from the chord-Newton inverse; then repeatedly take the
-        triangle t that contains q (a lookup image) and set q = A_t^-1 (p) with A_t that triangle's
-        deformed->neutral affine. A collapsed triangle (lips pressed, lids shut) is never
-        entered, so no smeared seam; where triangles fold the walk settles on one layer."""
+    def backward_disp(self, disp: torch.Tensor, box: Box,
+                      iters: int = WALK_ITERS) -> torch.Tensor:
+        """(B, N, 2) px -> (B, 2, h, w) px backward displacement q - p on the box's fine cells.
+
+        The coarse inverse, upsampled; in the crease boxes the fine grid's own inverse, made
+        exact by walking: the forward map is piecewise affine over the neutral triangulation,
+        so repeatedly take the triangle t that contains q (a lookup image) and set
+        q = A_t^-1 (p) with A_t that triangle's deformed->neutral affine. A collapsed triangle
+        (lips pressed, lids shut) is never entered, so no smeared seam; where triangles fold
+        the walk settles on one layer."""
+        back = self.inverse(disp, self.coarse_cells, (box.cy0, box.cy1, box.cx0, box.cx1))
+        ratio = self.coarse // self.step
+        fine = F.interpolate(back, scale_factor=ratio, mode="bilinear", align_corners=False)
+        h = -(-(box.y1 - box.y0) // self.step)
+        w = -(-(box.x1 - box.x0) // self.step)
+        fine = fine[..., :h, :w].contiguous()
+        self._fine_creases(disp, box, fine)
+        self._walk(disp, box, fine, iters)
+        return fine
+
+    def _fine_creases(self, disp: torch.Tensor, box: Box, fine: torch.Tensor) -> None:
+        """Refine `fine` (B, 2, h, w) px in the crease boxes (in place) by chord-Newton steps
+        on the fine grid's own field, from the coarse inverse: the walk starts from there and
+        keeps it where it cannot step (lids shut, lips pressed). The field is built only over
+        the crease box's preimage (the coarse inverse says where that is)."""
+        step = self.step
+        fy0, fx0 = box.y0 // step, box.x0 // step
+        h, w = fine.shape[-2:]
+        for r0, r1, c0, c1 in self.walk_rects:
+            i0, i1 = max(r0, fy0), min(r1, fy0 + h)
+            j0, j1 = max(c0, fx0), min(c1, fx0 + w)
+            if i1 <= i0 or j1 <= j0:
+                continue
+            sub = fine[:, :, i0 - fy0:i1 - fy0, j0 - fx0:j1 - fx0]   # (B, 2, hs, ws) px
+            px = _cell_centres(i1 - i0, j1 - j0, step) + (j0 * step, i0 * step)
+            p = torch.as_tensor(px, dtype=torch.float32, device=self.device)
+            p = p.view(1, i1 - i0, j1 - j0, 2)
+            q = p + sub.permute(0, 2, 3, 1)                            # preimages, px
+            lo, hi = q.reshape(-1, 2).amin(0).tolist(), q.reshape(-1, 2).amax(0).tolist()
+            rect = (max(0, math.floor(lo[1] / step) - 2), min(self.h, math.ceil(hi[1] / step) + 2),
+                    max(0, math.floor(lo[0] / step) - 2), min(self.w, math.ceil(hi[0] / step) + 2))
+            fwd = self.forward_field(disp, self.fine_cells, rect)
+            norm = _to_norm(rect, step, self.device)
+            origin = torch.tensor([rect[2] * step, rect[0] * step], device=self.device)
+            p_n = (p - origin) * norm - 1.0
+            back = chord_newton(fwd, p_n, sub * norm[None, :, None, None], keep_better=True)
+            sub.copy_(back.div_(norm[None, :, None, None]))
+
+    def _walk(self, disp: torch.Tensor, box: Box, fine: torch.Tensor, iters: int) -> None:
+        """Make `fine` (B, 2, h, w) px exact in the crease boxes (in place)."""
+        fy0, fx0 = box.y0 // self.step, box.x0 // self.step
+        h, w = fine.shape[-2:]
+        sel = ((self.walk_row >= fy0) & (self.walk_row < fy0 + h)
+               & (self.walk_col >= fx0) & (self.walk_col < fx0 + w))
+        if not bool(sel.any()):
+            return
         b = disp.shape[0]
-        start = self._robust_start(disp)
-        if self.walk_idx.numel() == 0:
-            return start
-        q_all = start.permute(0, 2, 3, 1).reshape(b, -1, 2)   # normalized q - p
-        px = self.cell_px[self.walk_idx]                       # (P, 2) output px of cells
-        q = px[None] + q_all[:, self.walk_idx] / self.to_norm
+        flat_idx = (self.walk_row[sel] - fy0) * w + (self.walk_col[sel] - fx0)
+        px = self.walk_px[sel]                                         # (P, 2) output px
+        flat = fine.view(b, 2, h * w)
+        q = px[None] + flat[:, :, flat_idx].transpose(1, 2)            # (B, P, 2)
         final = q.clone()
-        coeff, flipped = self._backward_affines(disp)          # (B*T, 6), (B*T,)
+        coeff, flipped = self._backward_affines(disp)                  # (B*T, 6), (B*T,)
         avoid = flipped & self.tri_free.repeat(b)
         tri_count = self.tri_src.shape[0]
         base = (torch.arange(b, device=self.device) * tri_count)[:, None]
@@ -141,13 +279,12 @@ class DenseMap:
             ok = ((t_new == t) & ~avoid[(t + base).view(-1)].view(b, -1)).unsqueeze(-1)
             final = torch.where(ok, q, final)
             t = t_new
-        q_all[:, self.walk_idx] = (final - px[None]) * self.to_norm
-        return q_all.view(b, self.h, self.w, 2).permute(0, 3, 1, 2)
+        flat[:, :, flat_idx] = (final - px[None]).transpose(1, 2)
 
     def _lookup(self, q: torch.Tensor) -> torch.Tensor:
-        ix = q[..., 0].floor().clamp_(0, self.lut_w - 1).long()
-        iy = q[..., 1].floor().clamp_(0, self.lut_h - 1).long()
-        return self.lut[iy * self.lut_w + ix]
+        ix = q[..., 0].floor().clamp_(0, self.width - 1).long()
+        iy = q[..., 1].floor().clamp_(0, self.height - 1).long()
+        return self.lut[iy * self.width + ix]
 
     def _backward_affines(self, disp: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Per frame and triangle, the affine taking deformed (output) px to neutral px, and
@@ -175,88 +312,164 @@ class DenseMap:
         coeff = torch.stack((m00, m01, c0, m10, m11, c1), -1).view(b * self.tri_src.shape[0], 6)
         return coeff, flipped
 
-    def backward_disp_fixed_point(self, disp: torch.Tensor, iters: int = INVERT_ITERS,
-                                  fwd: torch.Tensor | None = None) -> torch.Tensor:
-        """(B, N, 2) px -> (B, 2, h, w) normalized backward displacement q - p."""
-        fwd = self.forward_field(disp) if fwd is None else fwd
-        b = fwd.shape[0]
-        base = self.low_grid.expand(b, -1, -1, -1)
-        back = fwd.neg()  # q0 = p - D(p)
-        for _ in range(iters):
-            q = base + back.permute(0, 2, 3, 1)
-            d_at_q = F.grid_sample(fwd, q, mode="bilinear", padding_mode="border",
-                                   align_corners=False)
-            # damped: q += a (p - f(q)); converges for local stretch J in (0, 2 / a)
-            back = back.mul_(1.0 - DAMP).sub_(d_at_q, alpha=DAMP)
+    # ------------------------------------------------------------------ the sampling grid
+    def grid(self, back: torch.Tensor, box: Box, out: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, 2, h, w) fine backward displacement (px) -> (B, H, W, 2) sampling grid of the
+        box's pixels, in the normalized coordinates of the whole frame."""
+        hb, wb = box.shape
+        up = F.interpolate(back, scale_factor=self.step, mode="bilinear", align_corners=False)
+        up = up[..., :hb, :wb].permute(0, 2, 3, 1)
+        ident = self.full_grid[:, box.y0:box.y1, box.x0:box.x1]
+        if out is None:
+            return torch.addcmul(ident, up, self.to_norm_full)
+        return torch.addcmul(ident, up, self.to_norm_full, out=out)
+
+
+def _robust_inverse(fwd_n: torch.Tensor, step: int) -> torch.Tensor:
+    """Backward displacement (normalized, (B, 2, h, w)) of a forward field on cells of `step`
+    px: chord-Newton everywhere; where its residual |q + D(q) - p| stays above FALLBACK_PX,
+    also the damped fixed point (safer next to the small folds beside the nose), on those
+    cells only, and per cell the one with the smaller residual."""
+    b, _, h, w = fwd_n.shape
+    base = _identity_grid(h, w, fwd_n.device)
+    back = newton_inverse(fwd_n, base)
+    res = _residual(fwd_n, base, back)                          # (B, h, w) squared, norm.
+    one_px = 2.0 / (w * step)                                   # one px, normalized (x)
+    bad = (res > (FALLBACK_PX * one_px) ** 2).view(b, -1)
+    if not bool(bad.any()):
         return back
+    idx = torch.nonzero(bad.any(0)).view(-1)                    # cells failing somewhere
+    p = base.view(1, -1, 2)[:, idx][:, None].expand(b, -1, -1, -1)   # (B, 1, P, 2)
+    fixed = -fwd_n.view(b, 2, -1)[:, :, idx][:, :, None]        # (B, 2, 1, P)
+    for _ in range(FIXED_POINT_ITERS):
+        d = F.grid_sample(fwd_n, p + fixed.permute(0, 2, 3, 1), mode="bilinear",
+                          padding_mode="border", align_corners=False)
+        fixed = fixed.mul_(1.0 - DAMP).sub_(d, alpha=DAMP)
+    d = F.grid_sample(fwd_n, p + fixed.permute(0, 2, 3, 1), mode="bilinear",
+                      padding_mode="border", align_corners=False).add_(fixed)
+    res_fixed = d.square().sum(1).view(b, -1)                   # (B, P)
+    flat = back.view(b, 2, -1)
+    take = res_fixed < res.view(b, -1)[:, idx]                  # (B, P)
+    flat[:, :, idx] = torch.where(take[:, None], fixed[:, :, 0], flat[:, :, idx])
+    return back
 
-    def _robust_start(self, disp: torch.Tensor) -> torch.Tensor:
-        """Per cell the better (smaller residual |q + D(q) - p|) of the chord-Newton inverse
-        and the damped fixed point: Newton is exact to a fraction of a pixel over smooth
-        compression, the fixed point safer next to the small folds beside the nose."""
-        fwd = self.forward_field(disp)
-        newton = self.backward_disp_newton(disp, NEWTON_ITERS, fwd=fwd)
-        fixed = self.backward_disp_fixed_point(disp, FIXED_POINT_ITERS, fwd=fwd)
-        base = self.low_grid.expand(fwd.shape[0], -1, -1, -1)
 
-        def residual(back: torch.Tensor) -> torch.Tensor:
-            d = F.grid_sample(fwd, base + back.permute(0, 2, 3, 1), mode="bilinear",
-                              padding_mode="border", align_corners=False)
-            d = d.add_(back).div_(self.to_norm[None, :, None, None])
-            return (d[:, :1] * d[:, :1]).add_(d[:, 1:] * d[:, 1:])    # squared, px
+def _to_norm(rect: tuple[int, int, int, int], step: int, device: torch.device) -> torch.Tensor:
+    """px -> normalized units of a rectangle of cells (it spans 2 across)."""
+    r0, r1, c0, c1 = rect
+    return torch.tensor([2.0 / ((c1 - c0) * step), 2.0 / ((r1 - r0) * step)], device=device)
 
-        return torch.where(residual(newton) <= residual(fixed), newton, fixed)
 
-    def backward_disp_newton(self, disp: torch.Tensor, iters: int = NEWTON_ITERS,
-                             fwd: torch.Tensor | None = None) -> torch.Tensor:
-        """(B, N, 2) px -> (B, 2, h, w) normalized backward displacement q - p, by chord
-        (frozen-Jacobian Newton) steps on q + D(q) = p: the field and its central-difference
-        Jacobian are sampled at q0 = p - D(p) once, (I + J)^-1 is kept, and later steps sample
-        only D. Within a fraction of a pixel in three steps where the damped fixed point needs
-        tens (under head turns the far cheek compresses and the fixed point crawls there; its
-        error showed as a seam at the edge of the exactly inverted crease boxes). Where the
-        map folds (det <= NEWTON_MIN_DET) the step is the damped fixed point's."""
-        fwd = self.forward_field(disp) if fwd is None else fwd
-        b = fwd.shape[0]
-        pad = F.pad(fwd, (1, 1, 1, 1), mode="replicate")
-        both = fwd.new_empty((b, 6, self.h, self.w))           # D, dD/dx, dD/dy
-        both[:, :2] = fwd
-        # d/dx and d/dy in normalized units (a cell is 2/w by 2/h)
-        torch.sub(pad[..., 1:-1, 2:], pad[..., 1:-1, :-2], out=both[:, 2:4]).mul_(0.25 * self.w)
-        torch.sub(pad[..., 2:, 1:-1], pad[..., :-2, 1:-1], out=both[:, 4:6]).mul_(0.25 * self.h)
-        del pad
-        base = self.low_grid.expand(b, -1, -1, -1)
-        back = -fwd                                            # q0 - p = -D(p), (B, 2, h, w)
-        inv: tuple[torch.Tensor, ...] = ()
-        for it in range(iters):
-            src = both if it == 0 else fwd
-            s = F.grid_sample(src, base + back.permute(0, 2, 3, 1), mode="bilinear",
-                              padding_mode="border", align_corners=False)
-            if it == 0:
-                a, c = s[:, 2] + 1.0, s[:, 4]                  # I + J = [[a, c], [b_, d]]
-                b_, d = s[:, 3], s[:, 5] + 1.0
-                det = a * d - c * b_
-                ok = det > NEWTON_MIN_DET
-                det = torch.where(ok, det, torch.ones_like(det))
-                damp, zero = torch.full_like(det, DAMP), torch.zeros_like(det)
-                inv = (torch.where(ok, d / det, damp), torch.where(ok, -c / det, zero),
-                       torch.where(ok, -b_ / det, zero), torch.where(ok, a / det, damp))
-            r = s[:, :2] + back                                # residual q + D(q) - p
-            rx, ry = r[:, 0], r[:, 1]
-            sx, sy = inv[0] * rx + inv[1] * ry, inv[2] * rx + inv[3] * ry
-            # near a fold (I + J nearly singular) a full step overshoots: never more than
-            # NEWTON_MAX_GAIN times the residual
-            ratio = (NEWTON_MAX_GAIN**2 * (rx * rx + ry * ry)
-                     / (sx * sx + sy * sy).clamp_min(1e-20)).clamp_max_(1.0).sqrt_()
-            back = back - torch.stack((sx * ratio, sy * ratio), 1)
-        return back
+class _CellTable:
+    """A grid of `step` px cells over the frame: per cell centre its triangle's vertices and
+    barycentric weights (n, 3)."""
 
-    def grid(self, back: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
-        """(B, 2, h, w) low-res backward displacement -> (B, H, W, 2) sampling grid."""
-        up = F.interpolate(back, size=(self.height, self.width), mode="bilinear",
-                           align_corners=False)
-        res = torch.add(self.full_grid, up.permute(0, 2, 3, 1), out=out)
-        return res
+    def __init__(self, tri: Delaunay, h: int, w: int, step: int, device: torch.device) -> None:
+        self.h, self.w, self.step = h, w, step
+        verts, bary = _barycentric(tri, _cell_centres(h, w, step))
+        self.verts = torch.as_tensor(verts, dtype=torch.int64, device=device)
+        self.weights = torch.as_tensor(bary, dtype=torch.float32, device=device)
+
+
+def newton_inverse(fwd: torch.Tensor, base: torch.Tensor, iters: int = NEWTON_ITERS
+                   ) -> torch.Tensor:
+    """(B, 2, h, w) normalized forward displacement D -> backward displacement q - p on the
+    field's own cells (`base`, their identity grid (1, h, w, 2)), from q0 = p - D(p)."""
+    return chord_newton(fwd, base, -fwd, iters)
+
+
+def chord_newton(fwd: torch.Tensor, p: torch.Tensor, back: torch.Tensor,
+                 iters: int = NEWTON_ITERS, keep_better: bool = False) -> torch.Tensor:
+    """Solve q + D(q) = p for the backward displacement q - p (normalized units of the field
+    `fwd` (B, 2, h, w)) at target points p (1 or B, h', w', 2), from `back` (B, 2, h', w'),
+    by chord (frozen-Jacobian Newton) steps: the field and its central-difference Jacobian
+    are sampled at the start once, (I + J)^-1 is kept, and later steps sample only D. Within
+    a fraction of a pixel in three steps where the damped fixed point needs tens (under head
+    turns the far cheek compresses and the fixed point crawls there; its error showed as a
+    seam at the edge of the exactly inverted crease boxes). Where the map folds
+    (det <= NEWTON_MIN_DET) the step is the damped fixed point's. `keep_better`: per point,
+    the start where its residual is smaller than the result's (one more sample)."""
+    b, _, h, w = fwd.shape
+    pad = F.pad(fwd, (1, 1, 1, 1), mode="replicate")
+    both = fwd.new_empty((b, 6, h, w))                     # D, dD/dx, dD/dy
+    both[:, :2] = fwd
+    # d/dx and d/dy in normalized units (a cell is 2/w by 2/h)
+    torch.sub(pad[..., 1:-1, 2:], pad[..., 1:-1, :-2], out=both[:, 2:4]).mul_(0.25 * w)
+    torch.sub(pad[..., 2:, 1:-1], pad[..., :-2, 1:-1], out=both[:, 4:6]).mul_(0.25 * h)
+    del pad
+    grid0 = p.expand(b, -1, -1, -1)
+    inv: tuple[torch.Tensor, ...] = ()
+    start, res0 = back, None
+    for it in range(iters):
+        src = both if it == 0 else fwd
+        s = F.grid_sample(src, grid0 + back.permute(0, 2, 3, 1), mode="bilinear",
+                          padding_mode="border", align_corners=False)
+        if it == 0:
+            a, c = s[:, 2] + 1.0, s[:, 4]                  # I + J = [[a, c], [b_, d]]
+            b_, d = s[:, 3], s[:, 5] + 1.0
+            det = a * d - c * b_
+            ok = det > NEWTON_MIN_DET
+            det = torch.where(ok, det, torch.ones_like(det))
+            damp, zero = torch.full_like(det, DAMP), torch.zeros_like(det)
+            inv = (torch.where(ok, d / det, damp), torch.where(ok, -c / det, zero),
+                   torch.where(ok, -b_ / det, zero), torch.where(ok, a / det, damp))
+        r = s[:, :2] + back                                # residual q + D(q) - p
+        rx, ry = r[:, 0], r[:, 1]
+        if it == 0:
+            res0 = rx * rx + ry * ry
+        sx, sy = inv[0] * rx + inv[1] * ry, inv[2] * rx + inv[3] * ry
+        # near a fold (I + J nearly singular) a full step overshoots: never more than
+        # NEWTON_MAX_GAIN times the residual
+        ratio = (NEWTON_MAX_GAIN**2 * (rx * rx + ry * ry)
+                 / (sx * sx + sy * sy).clamp_min(1e-20)).clamp_max_(1.0).sqrt_()
+        back = back - torch.stack((sx * ratio, sy * ratio), 1)
+    if keep_better and res0 is not None:
+        res = _residual(fwd, p, back)
+        back = torch.where((res0 < res)[:, None], start, back)
+    return back
+
+
+def _residual(fwd: torch.Tensor, base: torch.Tensor, back: torch.Tensor) -> torch.Tensor:
+    """Squared |q + D(q) - p| per cell (normalized units), (B, h, w)."""
+    d = F.grid_sample(fwd, base.expand(fwd.shape[0], -1, -1, -1) + back.permute(0, 2, 3, 1),
+                      mode="bilinear", padding_mode="border", align_corners=False)
+    return d.add_(back).square_().sum(1)
+
+
+def _cell_centres(h: int, w: int, step: int) -> np.ndarray:
+    gx, gy = np.meshgrid((np.arange(w) + 0.5) * step, (np.arange(h) + 0.5) * step)
+    return np.column_stack([gx.ravel(), gy.ravel()])
+
+
+def _barycentric(tri: Delaunay, cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per cell centre its triangle's vertices (n, 3) and clipped barycentric weights (n, 3)."""
+    simplex = tri.find_simplex(cells)
+    missing = simplex < 0
+    if missing.any():  # outside the hull (the last cells' centres): nearest triangle
+        cents = tri.points[tri.simplices].mean(axis=1)
+        near = np.argmin(((cells[missing, None] - cents[None]) ** 2).sum(-1), axis=1)
+        simplex[missing] = near
+    trans = tri.transform[simplex]
+    bary2 = np.einsum("nij,nj->ni", trans[:, :2], cells - trans[:, 2])
+    bary = np.column_stack([bary2, 1.0 - bary2.sum(axis=1)])
+    bary = np.clip(bary, 0.0, None)
+    bary /= bary.sum(axis=1, keepdims=True)
+    return tri.simplices[simplex], bary
+
+
+def _person_cells(mask: np.ndarray | None, hc: int, wc: int, step: int) -> np.ndarray:
+    """Coarse cells holding any of the person (grown by one cell); all cells without a mask."""
+    if mask is None:
+        return np.ones(hc * wc, dtype=bool)
+    m = np.zeros((hc * step, wc * step), dtype=bool)
+    m[: mask.shape[0], : mask.shape[1]] = np.asarray(mask) > 0
+    cells = m.reshape(hc, step, wc, step).any(axis=(1, 3))
+    grown = cells.copy()
+    grown[1:] |= cells[:-1]
+    grown[:-1] |= cells[1:]
+    grown[:, 1:] |= grown[:, :-1].copy()
+    grown[:, :-1] |= grown[:, 1:].copy()
+    return grown.ravel()
 
 
 def _identity_grid(h: int, w: int, device: torch.device) -> torch.Tensor:
@@ -267,6 +480,6 @@ def _identity_grid(h: int, w: int, device: torch.device) -> torch.Tensor:
 
 
 def sample(source: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
-    """Warp a (1, C, H, W) source with a (B, H, W, 2) grid -> (B, C, H, W)."""
+    """Warp a (1, C, H, W) source with a (B, h, w, 2) grid -> (B, C, h, w)."""
     src = source.expand(grid.shape[0], -1, -1, -1)
     return F.grid_sample(src, grid, mode="bilinear", padding_mode="border", align_corners=False)

@@ -87,11 +87,13 @@ def build_command(
     audio: Path | None,
     metadata: dict[str, str] | None = None,
     audio_duration_s: float | None = None,
+    x264_threads: int | None = None,
 ) -> list[str]:
     """The ffmpeg argument list (without the executable) for one encode.
 
     With `audio`, `audio_duration_s` (the input audio's length) fixes the muxed track to
     whole AAC frames (see AUDIO_RATE); without it the track is left as the encoder pads it.
+    `x264_threads`: libx264's thread count (None: its own choice, ~1.5 per core).
     """
     video_in = ffmpeg.input(
         "pipe:", format="rawvideo", pix_fmt="rgb24", s=f"{width}x{height}", framerate=_fps_arg(fps)
@@ -119,6 +121,7 @@ def build_command(
         pix_fmt=PIX_FMT,
         movflags="+faststart",
         **audio_opts,
+        **({} if x264_threads is None else {"threads": str(int(x264_threads))}),
     )
     args = ffmpeg.get_args(out, overwrite_output=True)
     # ffmpeg-python takes one value per option; -metadata repeats, so insert the pairs just
@@ -162,6 +165,7 @@ class VideoEncoder:
         threaded: bool = True,
         audio_duration_s: float | None = None,
         before_rename: Callable[[Path], None] | None = None,
+        x264_threads: int | None = None,
     ) -> None:
         if width <= 0 or height <= 0 or width % 2 or height % 2:
             raise ValueError(f"frame size must be positive and even for yuv420p: {width}x{height}")
@@ -180,6 +184,7 @@ class VideoEncoder:
         self.write_seconds = 0.0  # caller's time in write() (copy + back-pressure)
         self.pipe_seconds = 0.0  # time spent in pipe writes (ffmpeg reading + encoding)
         self.threaded = threaded
+        self.x264_threads = x264_threads
         self.ffmpeg_peak_rss_mb: float | None = None  # ffmpeg's VmHWM (Linux), at finish
         self.finish_seconds = 0.0  # time ffmpeg needed after the last frame
         self.command: list[str] = []
@@ -213,7 +218,8 @@ class VideoEncoder:
         os.close(fd)
         self.temp_path = Path(name)
         self.command = [exe, *build_command(self.temp_path, self.width, self.height, self.fps,
-                                            self.audio, self.metadata, self.audio_duration_s)]
+                                            self.audio, self.metadata, self.audio_duration_s,
+                                            self.x264_threads)]
         self._log = tempfile.TemporaryFile(prefix="talkcli-ffmpeg-", suffix=".log")  # noqa: SIM115 - closed in _cleanup
         try:
             self._proc = subprocess.Popen(
