@@ -4,8 +4,8 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install demo test test-fast lint bench bench-motion bench-render bench-realism clean \
-	fuzz system-ffmpeg
+.PHONY: install demo test test-fast lint bench bench-motion bench-render bench-realism bench-mouth \
+	clean fuzz system-ffmpeg
 
 # Torch is pinned and installed first: an unpinned torch would pull GBs of CUDA packages.
 $(STAMP): pyproject.toml
@@ -45,7 +45,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check talkcli tests bench scripts
 	$(VENV)/bin/mypy talkcli
 
-bench: bench-motion bench-render bench-realism
+bench: bench-motion bench-render bench-realism bench-mouth
 
 # The lip benchmark needs espeak-ng (phone timings); it skips itself cleanly without it.
 bench-motion: $(STAMP)
@@ -56,6 +56,13 @@ bench-motion: $(STAMP)
 # Needs ../shared/dev-assets (real talking videos); skips itself cleanly without them.
 bench-realism: $(STAMP)
 	$(PY) bench/realism.py
+
+# The mouth as people's (issue #8): renders of every dev portrait, re-measured; needs
+# ../shared/dev-assets (skips without); the synthetic-speech part needs espeak-ng.
+bench-mouth: $(STAMP)
+	@command -v espeak-ng >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq \
+	  && apt-get install -y -qq espeak-ng >/dev/null; } || echo "espeak-ng unavailable"
+	nice -n 10 $(PY) bench/mouth.py
 
 bench-render: $(STAMP)
 	$(PY) bench/render_speed.py

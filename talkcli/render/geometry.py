@@ -59,8 +59,18 @@ MAX_DEPTH_SLOPE = 1.6      # cot of the largest turn (~32°) that folds no trian
 BLINK_MEET = 0.28         # where the lids meet, fraction of the opening above the lower lid
 BLINK_OVERLAP = 0.3       # the upper lid comes this far past the meeting line
 BLINK_SMOOTH_ITERS = 6  # relaxation of the lid skin's displacement (see _relax)
+WIDE_CORNER = 0.7         # cm each lip corner moves out at mouth_wide = 1
+ROUND_CORNER = 0.8        # cm each lip corner moves in at mouth_round = 1
 PRESS_OVERLAP = 0.0       # cm each lip goes past the line (> 0 folds the lips: zig-zag)
 RING_DEPTH_BLEND = (0.3, 0.6, 0.85, 1.0, 1.0)
+# A portrait whose mouth is open (inner-lip gap 13-14 above REST_OPEN_GAP interocular: a smile
+# with teeth, mid-word) rests with the lips closed: the jaw and lower lip rise REST_LOWER_SHARE
+# of the gap, the upper lip comes down the rest. jaw_open then re-opens it: the portrait's own
+# opening is reached at jaw_open = its gap / JAW_TARGET_GAP (within REST_JAW_RANGE), and the
+# jaw rotates further only beyond that.
+REST_OPEN_GAP = 0.05
+REST_LOWER_SHARE = 0.7
+REST_JAW_RANGE = (0.15, 0.8)
 
 
 def _smoothstep(e0: float, e1: float, x: np.ndarray) -> np.ndarray:
@@ -81,6 +91,8 @@ class Geometry:
     head_pivot: np.ndarray   # (3,) output px
     rot0: np.ndarray         # (3, 3) the portrait's R_head (canonical frame)
     jaw_slide: float = 0.0   # cm the jaw slides down at jaw_open = 1 (see _jaw_slide)
+    rest_close: np.ndarray | None = None  # (N, 3) output px closing an open portrait's mouth
+    rest_jaw: float = 0.0    # jaw_open at which an open portrait shows its own opening
 
     @property
     def count(self) -> int:
@@ -258,18 +270,54 @@ def build_geometry(mesh: np.ndarray, pose: HeadPose, scale: float, width: int, h
     ears = mc[[234, 454]].mean(axis=0)
     jaw_pivot_c = np.array([0.0, ears[1] - 0.6, ears[2] + 1.0])
 
+    gap0 = float(np.linalg.norm(mesh[14, :2] - mesh[13, :2])) / max(float(interocular), 1e-6)
+    rest = _rest_close(mc, canon, jaw_w) if gap0 > REST_OPEN_GAP else None
     basis = np.zeros((len(BASIS_CHANNELS), n, 3))
     for k, name in enumerate(BASIS_CHANNELS):
-        basis[k, :MESH_N] = _expression(name, mc)
+        # an open portrait presses its lips from the closed rest pose (not from its opening)
+        ref = mc if rest is None or name != "lips_press" else mc + rest[:MESH_N]
+        basis[k, :MESH_N] = _expression(name, ref)
     # the lips: upper lip lift / lower lip drop with the jaw are added in deform()
     basis_out = basis @ frame.a.T
     head_pivot = frame.to_out(np.array(HEAD_PIVOT))
     jaw_pivot = frame.to_out(jaw_pivot_c)
     rot0 = head_rotation(pose.yaw, pose.pitch, pose.roll)
     slide = _jaw_slide(allp, jaw_w, jaw_pivot, frame.a, interocular)
+    rest_close, rest_jaw = None, 0.0
+    if rest is not None:
+        rest_close = rest @ frame.a.T
+        rest_jaw = float(np.clip(gap0 / JAW_TARGET_GAP, *REST_JAW_RANGE))
     return Geometry(points=allp, head_weight=head_w, jaw_weight=jaw_w, basis=basis_out,
                     jaw_pivot=jaw_pivot, jaw_axis_a=frame.a, head_pivot=head_pivot, rot0=rot0,
-                    jaw_slide=slide)
+                    jaw_slide=slide, rest_close=rest_close, rest_jaw=rest_jaw)
+
+
+def _rest_close(mc: np.ndarray, canon: np.ndarray, jaw_w: np.ndarray) -> np.ndarray:
+    """(N, 3) canonical-cm displacement closing the portrait's open mouth: the jaw (and what it
+    carries) rises REST_LOWER_SHARE of the 13-14 gap, the upper lip comes down the rest, and
+    the inner contours meet on one line (no teeth between them)."""
+    up, lo = list(regions.LIPS_INNER_UPPER), list(regions.LIPS_INNER_LOWER)
+    gap = max(float(mc[13, 1] - mc[14, 1]), 0.0)
+    d = np.zeros_like(canon)
+    d[:, 1] = jaw_w * REST_LOWER_SHARE * gap
+    # the upper lip: its inner contour meets the lower one; the outer contour and the skin
+    # above follow with falloff
+    meet = mc[up] + REST_LOWER_SHARE * (mc[lo] - mc[up])
+    dm = np.zeros_like(mc)
+    dm[up] = meet - mc[up]
+    dm[lo] = meet - mc[lo]
+    sets = _lip_sets()
+    dm[sets["ou"], 1] = 0.8 * np.interp(mc[sets["ou"], 0], mc[up, 0][np.argsort(mc[up, 0])],
+                                        dm[up, 1][np.argsort(mc[up, 0])])
+    dm[sets["ol"], 1] = d[sets["ol"], 1]
+    dm = _spread_lips(dm, mc)
+    lips = _lips_mask(mc)
+    mesh_d = d[:MESH_N]
+    inside = lips > 1e-3
+    mesh_d[inside] = (1.0 - lips[inside, None]) * mesh_d[inside] + lips[inside, None] * dm[inside]
+    mesh_d[up + lo] = dm[up + lo]
+    d[:MESH_N] = mesh_d
+    return d
 
 
 def _jaw_slide(points: np.ndarray, jaw_w: np.ndarray, pivot: np.ndarray, a: np.ndarray,
@@ -352,20 +400,27 @@ def _expression(name: str, mc: np.ndarray) -> np.ndarray:
     lips = _lips_mask(mc)
     sets = _lip_sets()
     if name == "mouth_wide":
+        # spread: the corners pull out and back, the lips thin (outer contours toward the
+        # inner ones)
         for c in corners.values():
             side = np.sign(c[0] - mouth_c[0])
-            g = _gauss(mc, c, 1.1)
-            d[:, 0] += side * 0.45 * g
-            d[:, 2] -= 0.15 * g
+            g = _gauss(mc, c, 1.2)
+            d[:, 0] += side * WIDE_CORNER * g
+            d[:, 2] -= 0.2 * g
         d[sets["iu"], 1] += 0.04
+        d[sets["ou"], 1] -= 0.25 * (mc[sets["ou"], 1] - mc[sets["iu"], 1])
+        d[sets["ol"], 1] += 0.25 * (mc[sets["il"], 1] - mc[sets["ol"], 1])
     elif name == "mouth_round":
+        # rounding: the corners come in, the lips push forward and pout (thicker)
         for c in corners.values():
             side = np.sign(c[0] - mouth_c[0])
-            g = _gauss(mc, c, 0.9)
-            d[:, 0] -= side * 0.55 * g
-        d[:, 2] += 0.45 * lips
+            g = _gauss(mc, c, 1.0)
+            d[:, 0] -= side * ROUND_CORNER * g
+        d[:, 2] += 0.55 * lips
         d[sets["iu"], 1] += 0.08
         d[sets["il"], 1] -= 0.08
+        d[sets["ou"], 1] += 0.12
+        d[sets["ol"], 1] -= 0.12
     elif name == "lips_press":
         up, lo = list(regions.LIPS_INNER_UPPER), list(regions.LIPS_INNER_LOWER)
         meet = 0.5 * (mc[up] + mc[lo])
@@ -563,6 +618,9 @@ class Deformer:
         self.jaw_lips = self.jaw_lips + (slide @ a.T).to(**f32)   # the jaw's straight slide
         self.i = {name: index(name) for name in ("head_yaw", "head_pitch", "head_roll",
                                                  "head_scale", "jaw_open", "lips_press")}
+        self.rest_jaw = float(geo.rest_jaw)
+        self.rest_close = (None if geo.rest_close is None
+                           else torch.as_tensor(geo.rest_close, **f32)[None])
 
     def deform(self, lat: torch.Tensor, pose0: tuple[float, float, float]) -> torch.Tensor:
         """(B, C) latents -> (B, N, 3) deformed control points, output px."""
@@ -571,6 +629,12 @@ class Deformer:
         lin = lat.index_select(1, self.basis_idx)
         disp = (lin @ self.basis).view(b, n, 3)
         jaw = lat[:, self.i["jaw_open"]] * (1.0 - lat[:, self.i["lips_press"]]).clamp(0.0, 1.0)
+        if self.rest_close is not None:
+            # open portrait: closed at rest, its own opening at rest_jaw, the jaw beyond that
+            j0 = self.rest_jaw
+            close = (1.0 - jaw / j0).clamp(0.0, 1.0)
+            disp = disp + close[:, None, None] * self.rest_close
+            jaw = ((jaw - j0) / (1.0 - j0)).clamp(0.0, 1.0)
         # jaw: rotate about the canonical x axis through the pivot (chin goes down and back)
         theta = jaw * JAW_MAX
         c, s = theta.cos(), theta.sin()

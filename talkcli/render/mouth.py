@@ -44,16 +44,20 @@ LOWER = regions.LIPS_INNER_LOWER
 # Points that move with the skull, not the jaw or lips: nose bridge/tip/base, inner eye corners.
 SKULL = (168, 6, 197, 195, 5, 4, 1, 133, 362, 98, 327)
 
-UPPER_TOOTH = 0.115      # visible upper-incisor length below the neutral upper lip, x mouth width
-LOWER_TOOTH = 0.03       # lower-incisor height above the lower lip, x mouth width
+UPPER_TOOTH = 0.14       # visible upper-incisor length below the neutral upper lip, x mouth width
+LOWER_TOOTH = 0.045      # lower-incisor height above the lower lip, x mouth width
 LOWER_SHADOW = 0.5       # darkening of the jaw's part of an open portrait's mouth, fully open
 ANCHOR = 0.42           # share of a portrait's open mouth that moves with each lip
 LOWER_SINK = 1.0         # share of the jaw's anchored part hidden behind the lower lip, open
 LOWER_SINK_AT = 0.6      # extra opening (x the portrait's own) at which it is hidden
 OPEN_PORTRAIT = 0.07     # neutral inner gap above which the portrait is open, x width
-DEPTH_DARK = 0.85        # darkening of the cavity's back (far from the lips)
+DEPTH_DARK = 0.35        # darkening of the cavity's back (far from the lips)
+CAVITY_LUM = 0.5         # cavity brightness, x the cheek's
+TONGUE_LUM = 0.75        # tongue brightness, x the cheek's
+TEETH_MIN = 1.0          # teeth at least this bright, x the cheek's (+0.08)
 SEAM_WIDTH = 0.014        # half-width of the pressed lips' seam, x mouth width (+1 px)
 SEAM_MIN_GAP = 3.0        # px of neutral lip gap from which a pressed seam is painted
+SEAM_SQUEEZE = 0.12       # extra seam half-width per px the portrait's opening was squeezed
 TOOTH_STEP = (math.pi / 2) / 4.6   # angular width of one tooth on the dental arch
 
 
@@ -111,19 +115,37 @@ class MouthCompositor:
         white = eye_white(img, xy)
         if white is None or luminance(white) < luminance(skin) * 0.9:
             white = (0.55 * skin + 0.45 * bright) * 1.25
-        # Teeth: a little darker and warmer than the eye whites, never glowing over the skin.
+        # Teeth: a little darker and warmer than the eye whites, never glowing over the skin,
+        # never duller than it (people's teeth read brighter than the cheek in most light).
         teeth = white * torch.tensor([0.97, 0.94, 0.86], device=self.device)
-        top = min(1.0, 1.45 * float(luminance(skin)) + 0.25)
+        skin_lum = float(luminance(skin))
+        top = min(1.0, 1.45 * skin_lum + 0.25)
         lum = float(luminance(teeth))
+        floor = min(TEETH_MIN * skin_lum + 0.08, top)
         if lum > top:
             teeth = teeth * (top / lum)
+        elif lum < floor:
+            teeth = teeth * (floor / max(lum, 1e-3))
         self.teeth = teeth.clamp(0.0, 1.0)
-        deep = torch.tensor([0.22, 0.075, 0.065], device=self.device) * (min(bright, 0.75) / 0.6)
-        self.cavity = (0.1 * lips + 0.8 * deep).clamp(0.0, 1.0)
-        self.tongue = (lips * torch.tensor([0.92, 0.62, 0.62], device=self.device)).clamp(0, 1)
+        # The cavity: dark red-brown, lit from the front (a fraction of the skin's brightness,
+        # never a black hole); the tongue a muted lip colour.
+        deep = torch.tensor([0.52, 0.24, 0.2], device=self.device)
+        deep = deep * (CAVITY_LUM * skin_lum / float(luminance(deep)))
+        self.cavity = (0.15 * lips * CAVITY_LUM + 0.85 * deep).clamp(0.0, 1.0)
+        self.tongue = (lips * torch.tensor([0.9, 0.62, 0.6], device=self.device))
+        self.tongue = (self.tongue * (TONGUE_LUM * skin_lum / max(float(luminance(self.tongue)),
+                                                                   1e-3))).clamp(0, 1)
         self.lips = lips
         self.cavity_lip = (0.3 * lips * torch.tensor([0.9, 0.55, 0.55], device=self.device)
                            + 0.7 * self.cavity).clamp(0.0, 1.0)
+        # a black-and-white (or sepia, or painted in few hues) portrait: the palette takes
+        # the portrait's own saturation
+        sat = float((skin.max() - skin.min()) / skin.max().clamp_min(1e-3))
+        keep = min(1.0, sat / 0.25)
+        for name in ("teeth", "cavity", "tongue", "cavity_lip"):
+            c = getattr(self, name)
+            grey = luminance(c) * skin / max(float(luminance(skin)), 1e-3)
+            setattr(self, name, (grey + keep * (c - grey)).clamp(0.0, 1.0))
         self.own_teeth = False
         if self.open_portrait and inner is not None:
             (x0, y0, h, w), pixels, inside = inner
@@ -194,7 +216,9 @@ class MouthCompositor:
         g0 = px.lookup(self.gap0.expand(frame.length.shape[0], -1)) * (length / self.width0)
         mid = px.lookup(0.5 * (frame.v_up + frame.v_low))
         dist = (px.v - mid).abs() * length - 0.5 * gap.clamp_min(0.0)
-        half = SEAM_WIDTH * length + 1.0
+        # a wide-open portrait closed: the warp's half-resolution inverse leaves more of its teeth
+        # along the line, the more it was squeezed
+        half = SEAM_WIDTH * length + 1.0 + SEAM_SQUEEZE * (g0 - gap).clamp_min(0.0)
         closed = (1.0 - gap / 3.0).clamp(0.0, 1.0) * (g0 / SEAM_MIN_GAP).clamp(0.0, 1.0)
         along = soft_step((0.5 - px.u.abs()) * length + 1.0, 2.0)
         a_s = soft_step(half - dist, 1.5) * closed * along
@@ -268,6 +292,8 @@ class MouthCompositor:
 
         # Lower teeth: a thinner band on the lower lip (jaw), mostly hidden.
         lower = (LOWER_TOOTH * (1.0 + 0.6 * wide - 0.5 * round_)).view(-1, 1, 1) * length
+        # ... that rises into view only as the jaw opens wide
+        lower = lower * ((px.up_v + px.low_v) / (0.2 * length)).clamp(0.0, 1.0)
         d_lt = lower * (1.0 - 1.6 * u.square()).clamp_min(0.0) - dl                # + above lip
         a_lt = soft_step(d_lt, 1.2) * (1.0 - au.pow(4)) * float(teeth)
         sh_lt = 0.6 * recede * seps * (0.8 + 0.2 * (d_lt / 2.0).clamp(0.0, 1.0))
@@ -275,7 +301,7 @@ class MouthCompositor:
         # Tongue: a hump low in the cavity, rising with the opening; its front (low in the
         # image, nearer the viewer) lit, its back dark.
         gap_eff = du + dl
-        t_h = (0.26 * gap_eff - 0.03 * length).clamp(min=0.0)
+        t_h = (0.34 * gap_eff - 0.03 * length).clamp(min=0.0)
         t_h = torch.minimum(t_h, 0.14 * length)
         prof = (1.0 - (2.0 * u / 0.85).square()).clamp_min(0.0).sqrt()
         t_top = t_h * prof
