@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from talkcli.config import Preset
+from talkcli.motion.latent import index, neutral
 from talkcli.motion.prosody import Accent
 from talkcli.motion.schedule import smoothstep
 
@@ -17,33 +18,75 @@ class EmotionStyle:
     brow_raise: float = 0.0
     brow_frown: float = 0.0
     eye_squint: float = 0.0
+    brow_inner: float = 0.0
+    mouth_frown: float = 0.0
     head_pitch: float = 0.0  # degrees
     head_gain: float = 1.0  # multiplies head motion
     blink_gain: float = 1.0
 
 
+# Calibrated on one actor's acted emotions (MEAD M030, bench/emotion_offsets.py): at
+# intensity 1 the re-measured render moves the mouth corners / brows about as far as his.
 EMOTIONS: dict[str, EmotionStyle] = {
     "neutral": EmotionStyle(),
-    "happy": EmotionStyle(smile=0.75, brow_raise=0.12, eye_squint=0.35, head_pitch=1.5,
+    "happy": EmotionStyle(smile=0.9, brow_raise=0.05, eye_squint=0.2, head_pitch=1.5,
                           head_gain=1.15, blink_gain=1.05),
-    "sad": EmotionStyle(smile=0.0, brow_raise=0.3, brow_frown=0.25, eye_squint=0.2,
+    "sad": EmotionStyle(mouth_frown=0.9, brow_inner=0.9, brow_frown=0.1, eye_squint=0.25,
                         head_pitch=-4.0, head_gain=0.7, blink_gain=0.9),
-    "angry": EmotionStyle(brow_frown=0.85, eye_squint=0.45, head_pitch=-1.5, head_gain=1.1),
-    "surprised": EmotionStyle(brow_raise=0.75, eye_squint=-0.6, head_pitch=2.0,
+    "angry": EmotionStyle(brow_frown=1.0, eye_squint=0.1, head_pitch=-1.5, head_gain=1.1),
+    "surprised": EmotionStyle(brow_raise=0.9, eye_squint=-0.8, head_pitch=2.0,
                               head_gain=1.1, blink_gain=0.8),
     "calm": EmotionStyle(smile=0.15, eye_squint=0.1, head_gain=0.75, blink_gain=0.85),
 }
 
 
+def emotion_channels(s: EmotionStyle, activity: np.ndarray, jaw_open: np.ndarray,
+                     speech_brows: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Per-frame values of the face channels an emotion drives, speech's brow raises added.
+    A talking speaker (activity 1) or a wide-open jaw smiles a little less."""
+    act = np.asarray(activity, dtype=np.float32)
+    jaw = np.asarray(jaw_open, dtype=np.float32)
+    brows = np.zeros_like(act) if speech_brows is None else speech_brows
+    smile = s.smile * (1.1 - 0.2 * act) * (1.0 - 0.25 * jaw)
+    return {
+        "brow_raise": np.clip(s.brow_raise + brows, 0, 1),
+        "smile": np.clip(smile, 0, 1),
+        "brow_frown": np.clip(s.brow_frown * (0.9 + 0.2 * act), 0, 1),
+        "eye_squint": np.clip(np.full_like(act, s.eye_squint), -1, 1),
+        "brow_inner": np.clip(np.full_like(act, s.brow_inner), 0, 1),
+        "mouth_frown": np.clip(np.full_like(act, s.mouth_frown), 0, 1),
+    }
+
+
 def style(preset: Preset) -> EmotionStyle:
     """The emotion offsets scaled by emotion.intensity (gains interpolate from 1)."""
-    s = EMOTIONS.get(preset.emotion.name, EmotionStyle())
-    k = preset.emotion.intensity
+    return scaled_style(preset.emotion.name, preset.emotion.intensity)
+
+
+def still_latents(name: str, intensity: float, frames: int = 1) -> np.ndarray:
+    """(frames, C) latents of a silent, still face showing one emotion: neutral head, closed
+    mouth and open eyes; the emotion's face channels as the generator sets them in a pause."""
+    s = scaled_style(name, intensity)
+    out = neutral(frames)
+    zeros = np.zeros(frames, np.float32)
+    for ch, arr in emotion_channels(s, zeros, zeros).items():
+        out[:, index(ch)] = arr
+    return out
+
+
+def scaled_style(name: str, k: float) -> EmotionStyle:
+    s = EMOTIONS.get(name, EmotionStyle())
     return EmotionStyle(
         smile=s.smile * k, brow_raise=s.brow_raise * k, brow_frown=s.brow_frown * k,
-        eye_squint=s.eye_squint * k, head_pitch=s.head_pitch * k,
+        eye_squint=s.eye_squint * k, brow_inner=s.brow_inner * k,
+        mouth_frown=s.mouth_frown * k, head_pitch=s.head_pitch * k,
         head_gain=1.0 + (s.head_gain - 1.0) * k, blink_gain=1.0 + (s.blink_gain - 1.0) * k,
     )
+
+
+# brow_raise 1 lifts the brows as far as a surprised face (geometry.BROW_RAISE_CM); the
+# raises that accent speech are half of that at their largest
+SPEECH_BROW_SCALE = 0.5
 
 
 @dataclass(frozen=True)
@@ -63,7 +106,8 @@ def brow_schedule(rng: np.random.Generator, accents: list[Accent], fps: float,
         t = a.frame / fps - 0.12
         p = np.clip(0.15 + 0.12 * a.rise, 0, 0.7) * a.strength * min(intensity, 1.5)
         if a.rise > 1.0 and u < p and t - last > 1.2:
-            out.append(BrowRaise(t, float(h), float(amp) * min(intensity, 1.5)))
+            out.append(BrowRaise(t, float(h),
+                                 SPEECH_BROW_SCALE * float(amp) * min(intensity, 1.5)))
             last = t
     return out
 

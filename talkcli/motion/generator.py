@@ -126,12 +126,9 @@ class MotionGenerator:
         out[:, index("gaze_pitch")] = gp
         act = an.activity[f0:f1]
         brow = E.brow_evaluate(an.brows, self.fps, f0, f1)
-        out[:, index("brow_raise")] = np.clip(s.brow_raise + brow, 0, 1)
-        # a little more smile in pauses, a little less while talking with an open jaw
-        smile = s.smile * (1.1 - 0.2 * act) * (1.0 - 0.25 * an.lip_frames["jaw_open"][f0:f1])
-        out[:, index("smile")] = np.clip(smile, 0, 1)
-        out[:, index("brow_frown")] = np.clip(s.brow_frown * (0.9 + 0.2 * act), 0, 1)
-        out[:, index("eye_squint")] = np.clip(s.eye_squint, -1, 1)
+        jaw = an.lip_frames["jaw_open"][f0:f1]
+        for name, arr in E.emotion_channels(s, act, jaw, brow).items():
+            out[:, index(name)] = arr
         return out
 
     def stream(self, audio: np.ndarray, transcript: str | None = None,

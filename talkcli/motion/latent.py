@@ -28,6 +28,8 @@ CHANNELS: tuple[str, ...] = (
     "smile",        # 0-1
     "brow_frown",   # 0-1, brows drawn together and down (anger, concentration)
     "eye_squint",   # -1..1, + narrows the eye aperture (smile, anger), - widens (surprise)
+    "brow_inner",   # 0-1, inner brow ends raised (sadness, worry)
+    "mouth_frown",  # 0-1, mouth corners pulled down (sadness)
 )
 
 # The value of each channel that leaves the portrait unchanged.

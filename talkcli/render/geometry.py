@@ -31,7 +31,7 @@ MESH_N = 468
 
 # Linear expression channels, in the order of Geometry.basis.
 BASIS_CHANNELS = ("mouth_round", "mouth_wide", "lips_press", "blink_left", "blink_right",
-                  "brow_raise", "smile", "brow_frown", "eye_squint")
+                  "brow_raise", "smile", "brow_frown", "eye_squint", "brow_inner", "mouth_frown")
 
 JAW_MAX = 0.46            # rad of jaw rotation at jaw_open = 1
 JAW_LOWER_LIP_DROP = 0.15  # cm extra lower-lip drop at jaw_open = 1 (more folds the chin skin)
@@ -71,6 +71,15 @@ RING_DEPTH_BLEND = (0.3, 0.6, 0.85, 1.0, 1.0)
 REST_OPEN_GAP = 0.05
 REST_LOWER_SHARE = 0.7
 REST_JAW_RANGE = (0.15, 0.8)
+# Emotion channels, cm at 1 (calibrated so intensity-1 emotions re-measure near one actor's
+# acted ones, bench/emotion_offsets.py: the landmarker reads about half of a warped motion)
+SMILE_LIFT_CM = 0.85      # mouth corners up
+SMILE_CHEEK_CM = 0.2     # cheeks up
+FROWN_DROP_CM = 0.9       # mouth corners down
+BROW_RAISE_CM = 0.9       # whole brows up
+BROW_LOWER_CM = 0.8      # whole brows down (frown)
+BROW_PINCH_CM = 0.45      # inner brow ends together (frown)
+BROW_INNER_CM = 0.7       # inner brow ends up (sad)
 
 
 def _smoothstep(e0: float, e1: float, x: np.ndarray) -> np.ndarray:
@@ -443,28 +452,59 @@ def _expression(name: str, mc: np.ndarray) -> np.ndarray:
     elif name == "eye_squint":
         d += 0.3 * (_blink(mc, "left") + _blink(mc, "right"))
     elif name == "brow_raise":
-        d[:, 1] += _brow_field(mc, 0.45)
+        d[:, 1] += _brow_field(mc, BROW_RAISE_CM)
     elif name == "brow_frown":
-        d[:, 1] -= _brow_field(mc, 0.22)
+        d[:, 1] -= _brow_field(mc, BROW_LOWER_CM)
         for brow in (regions.BROW_LEFT, regions.BROW_RIGHT):
             b = mc[list(brow)]
             inner = b[np.argmin(np.abs(b[:, 0]))]
-            g = _gauss(mc, inner, 1.3)
-            d[:, 0] -= np.sign(inner[0]) * 0.28 * g
-            d[:, 1] -= 0.12 * g
+            g = _gauss(mc, inner, 1.3) * _above_lids(mc)
+            d[:, 0] -= np.sign(inner[0]) * BROW_PINCH_CM * g
+            d[:, 1] -= 0.15 * g
+    elif name == "brow_inner":
+        # AU1 (+ a little AU4): the inner ends go up and slightly together, the tails stay
+        d[:, 1] += _brow_field(mc, BROW_INNER_CM, inner=True)
+        for brow in (regions.BROW_LEFT, regions.BROW_RIGHT):
+            b = mc[list(brow)]
+            inner = b[np.argmin(np.abs(b[:, 0]))]
+            d[:, 0] -= np.sign(inner[0]) * 0.08 * _gauss(mc, inner, 1.3) * _above_lids(mc)
     elif name == "smile":
         for c in corners.values():
             side = np.sign(c[0] - mouth_c[0])
             g = _gauss(mc, c, 1.2)
-            d[:, 0] += side * 0.3 * g
-            d[:, 1] += 0.4 * g
+            d[:, 0] += side * 0.35 * g
+            d[:, 1] += SMILE_LIFT_CM * g
             d[:, 2] -= 0.1 * g
             cheek = np.array([c[0] + side * 1.2, c[1] + 2.6, 0.0])
             gc = _gauss(mc, cheek, 1.5)
-            d[:, 1] += 0.25 * gc
+            d[:, 1] += SMILE_CHEEK_CM * gc
             d[:, 0] += side * 0.08 * gc
-        d += 0.12 * (_blink(mc, "left", lower_only=True) + _blink(mc, "right", lower_only=True))
+        d += 0.35 * (_blink(mc, "left", lower_only=True) + _blink(mc, "right", lower_only=True))
+    elif name == "mouth_frown":
+        # AU15 (corners down) with a little AU17 (the chin pushes the lower lip's middle up)
+        for c in corners.values():
+            side = np.sign(c[0] - mouth_c[0])
+            g = _gauss(mc, c, 1.0)
+            d[:, 1] -= FROWN_DROP_CM * g
+            d[:, 0] -= side * 0.05 * g
+        mid = 0.5 * (mc[14] + mc[17])
+        d[:, 1] += 0.12 * _gauss(mc, mid, 0.9) * (1.0 - lips_upper_weight(mc))
     return d
+
+
+def lips_upper_weight(mc: np.ndarray) -> np.ndarray:
+    """1 above the mouth line (upper lip and up), 0 below, a short ramp between (cm)."""
+    xs, ys = _mouth_line(mc)
+    line = np.interp(mc[:, 0], xs, ys)
+    return _smoothstep(-0.05, 0.05, mc[:, 1] - line)
+
+
+def _above_lids(mc: np.ndarray) -> np.ndarray:
+    """1 above both upper lids' highest point, falling to 0 at the lids (brow moves spare the
+    eye openings)."""
+    lid_y = max(mc[list(regions.EYE_LEFT_UPPER), 1].max(),
+                mc[list(regions.EYE_RIGHT_UPPER), 1].max())
+    return _smoothstep(lid_y - 0.1, lid_y + 0.5, mc[:, 1])
 
 
 def _spread_lips(d: np.ndarray, mc: np.ndarray) -> np.ndarray:
@@ -488,9 +528,10 @@ def _spread_lips(d: np.ndarray, mc: np.ndarray) -> np.ndarray:
     return out
 
 
-def _brow_field(mc: np.ndarray, amount: float) -> np.ndarray:
+def _brow_field(mc: np.ndarray, amount: float, inner: bool = False) -> np.ndarray:
     """Vertical lift profile: `amount` at the brows, falling to 0 at the upper lids and toward
-    the top of the forehead."""
+    the top of the forehead; with `inner`, only toward the brows' inner ends (the tails and the
+    temples stay)."""
     out = np.zeros(len(mc))
     for brow, lid in ((regions.BROW_LEFT, regions.EYE_LEFT_UPPER),
                       (regions.BROW_RIGHT, regions.EYE_RIGHT_UPPER)):
@@ -502,6 +543,9 @@ def _brow_field(mc: np.ndarray, amount: float) -> np.ndarray:
         above = mc[:, 1] - by
         prof = np.where(above >= 0, 1.0 - 0.6 * _smoothstep(0.0, 5.0, above),
                         _smoothstep(lid_y, by, mc[:, 1]))
+        if inner:
+            inner_x = bx0 if abs(bx0) < abs(bx1) else bx1
+            prof = prof * np.exp(-0.5 * ((mc[:, 0] - inner_x) / 1.4) ** 2)
         out = np.maximum(out, amount * lat * prof)
     return out
 
