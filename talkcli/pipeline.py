@@ -308,7 +308,7 @@ def _read_transcript(path: Path | None) -> str | None:
 def _motion_chunks(req: RenderRequest, audio: np.ndarray, total: int, preset: Any,
                    transcript: str | None) -> tuple[Iterable[np.ndarray], list[str]]:
     """(T_i, C) motion chunks: a saved --motion file fitted to the audio, or the generator
-    streaming from the audio (its analysis runs on the first chunk)."""
+    producing them as it analyses the audio, block by block."""
     if req.motion is not None:
         from talkcli.motion.io import load_motion
 
@@ -317,7 +317,10 @@ def _motion_chunks(req: RenderRequest, audio: np.ndarray, total: int, preset: An
     from talkcli.motion.generator import MotionGenerator
 
     generator = MotionGenerator(preset, fps=req.fps, seed=req.seed)
-    return generator.stream(audio, transcript=transcript, chunk_frames=req.chunk_frames), []
+    # incremental: the first chunk is ready after ~1 s of audio has been analysed, however
+    # long the clip (the online model; a transcript needs the whole-clip alignment)
+    return generator.stream_incremental(audio, transcript=transcript,
+                                        chunk_frames=req.chunk_frames), []
 
 
 def render_video(request: RenderRequest,

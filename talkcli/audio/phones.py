@@ -232,3 +232,77 @@ def phone_labels(phones: list[Phone], frames: int, rate: float) -> np.ndarray:
         if k1 > k0:
             labels[k0:k1] = p.phone
     return labels
+
+
+# --------------------------------------------------------------------------- streaming
+STREAM_MAX_UTT_S = 20.0  # an utterance is cut here at the latest (bounded search memory)
+STREAM_MIN_UTT_S = 4.0  # ... and at a pause once it is this long
+
+
+def _new_allphone_decoder() -> Any:
+    """A private all-phone decoder (the streaming recogniser cannot share the cached one)."""
+    from pocketsphinx import Decoder
+
+    hmm, lm, _ = _model_paths()
+    return Decoder(hmm=hmm, allphone=lm, beam=1e-20, pbeam=1e-20, lw=2.0,
+                   samprate=SAMPLE_RATE, loglevel="FATAL")
+
+
+class PhoneStream:
+    """Incremental all-phone recognition: audio pushed in, a phone label per 10 ms out.
+
+    pocketsphinx decodes an utterance as its audio arrives (`process_raw` without
+    `full_utt`); after each push the partial best path gives labels up to the audio's end.
+    Labels of the last ~100 ms still change as more audio arrives (measured on the sample:
+    87 % of the 100 ms-old labels, 98 % of the 200 ms-old ones agree with the final
+    decoding), so callers read them a bounded look-ahead behind the newest audio.
+    Utterances are cut at pauses (`pause=True` from the caller's voice activity) once
+    they are STREAM_MIN_UTT_S long, and at STREAM_MAX_UTT_S: search memory stays bounded.
+    Audio is fed in whole 10 ms frames (a remainder waits for the next push), so frame k
+    of the labels always covers samples k*160 .. k*160+159 of everything pushed.
+    """
+
+    def __init__(self) -> None:
+        self._dec = _new_allphone_decoder()
+        self._rng = np.random.default_rng(20240601)
+        self._hop = SAMPLE_RATE // PS_RATE
+        self._pending = np.zeros(0, np.float32)
+        self.utt_start = 0  # absolute 10 ms frame where the current utterance began
+        self._utt_frames = 0  # 10 ms frames fed into the current utterance
+        self._in_utt = False
+
+    def _pcm(self, audio: np.ndarray) -> bytes:
+        dither = self._rng.normal(0.0, 2.0, audio.shape[0])
+        pcm = np.clip(audio, -1.0, 1.0) * 32767.0 + dither
+        return np.clip(np.round(pcm), -32768, 32767).astype("<i2").tobytes()
+
+    def push(self, audio: np.ndarray, pause: bool = False) -> tuple[int, list[str]]:
+        """Feed 16 kHz samples; returns (first frame, labels): the current best labels of
+        the utterance the audio went into, from its first 10 ms frame to the newest.
+        `pause`: the audio pushed ends in a pause, a good place to close the utterance."""
+        audio = np.concatenate([self._pending, np.asarray(audio, np.float32).reshape(-1)])
+        whole = (audio.shape[0] // self._hop) * self._hop
+        self._pending = audio[whole:]
+        start = self.utt_start
+        if whole == 0:
+            return start, []
+        if not self._in_utt:
+            self._dec.start_utt()
+            self._in_utt = True
+            self._utt_frames = 0
+        self._dec.process_raw(self._pcm(audio[:whole]), full_utt=False)
+        self._utt_frames += whole // self._hop
+        n = self._utt_frames
+        utt_s = n / PS_RATE
+        if utt_s >= STREAM_MAX_UTT_S or (pause and utt_s >= STREAM_MIN_UTT_S):
+            self._dec.end_utt()  # the final best path of this utterance
+            self._in_utt = False
+            self.utt_start += n
+        return start, self._labels(n)
+
+    def _labels(self, n: int) -> list[str]:
+        labels = ["sil"] * n
+        for seg in self._dec.seg() or []:
+            k0, k1 = max(0, int(seg.start_frame)), min(n, int(seg.end_frame) + 1)
+            labels[k0:k1] = [_norm(seg.word)] * max(0, k1 - k0)
+        return labels

@@ -11,6 +11,7 @@ from talkcli.cli import (  # noqa: F401
     motion_cmd,
     presets_cmd,
     render_cmd,
+    stream_cmd,
     verify_cmd,
 )
 from talkcli.cli.app import app

@@ -139,6 +139,19 @@ class MotionGenerator:
         an = self.analyse(audio, transcript)
         yield from self.stream_analysis(an, chunk_frames)
 
+    def stream_incremental(self, audio: np.ndarray, transcript: str | None = None,
+                           chunk_frames: int = 64) -> Iterator[np.ndarray]:
+        """Chunks as the audio is analysed, so the first arrives after about a second of
+        audio whatever the clip's length (`motion.online`, the model `stream` uses).
+        With a transcript the forced alignment needs the whole clip: whole-clip path."""
+        if transcript and transcript.strip():
+            yield from self.stream(audio, transcript, chunk_frames)
+            return
+        from talkcli.motion.online import online_chunks
+
+        yield from online_chunks(audio, self.preset, self.fps, self.seed, chunk_frames,
+                                 fingerprint=audio_fingerprint(np.asarray(audio, np.float32)))
+
     def stream_analysis(self, an: Analysis, chunk_frames: int = 64) -> Iterator[np.ndarray]:
         for f0 in range(0, an.frames, chunk_frames):
             yield self._chunk(an, f0, min(an.frames, f0 + chunk_frames))

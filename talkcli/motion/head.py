@@ -82,11 +82,19 @@ class HeadModel:
         if f0 == 0:  # a new pass over the clip starts from rest
             self.zs = np.zeros((2, 3))
             self.zi = np.zeros((2, 3))
-        ws = self.noise[f0:f1, :3] * self.env[f0:f1, None]
-        wi = self.noise[f0:f1, 3:]
+        return self.advance(self.noise[f0:f1], self.env[f0:f1], self.nods[f0:f1], f0)
+
+    def advance(self, noise: np.ndarray, env: np.ndarray, nods: np.ndarray,
+                f0: int) -> np.ndarray:
+        """The next len(noise) frames (starting at frame f0) from explicit per-frame inputs:
+        (T, 6) white noise, (T,) amplitude envelope 0.2-1, (T, 3) nod degrees. The online
+        generator feeds these as they become known; `step` slices the clip's arrays."""
+        f1 = f0 + noise.shape[0]
+        ws = noise[:, :3] * env[:, None]
+        wi = noise[:, 3:]
         ys, self.zs = lfilter(self.bs, self.as_, ws, axis=0, zi=self.zs)
         yi, self.zi = lfilter(self.bi, self.ai, wi, axis=0, zi=self.zi)
-        rot = (ys * SPEECH_STD + yi * IDLE_STD * self.idle + self.nods[f0:f1]) * self.gain
+        rot = (ys * SPEECH_STD + yi * IDLE_STD * self.idle + nods) * self.gain
         # breathing: a slow, small chin lift and lean (visible mostly when still)
         breath = np.sin(2 * np.pi * self.breath_hz * np.arange(f0, f1) / self.fps
                         + self.breath_phase)
