@@ -399,6 +399,10 @@ class VideoEncoder:
     def _failure_message(self) -> str:
         code = None if self._proc is None else self._proc.returncode
         line = last_meaningful_line(self.log_text())
+        for reason in _WRITE_FAILURES:
+            if reason in line:
+                return (f"cannot write {self.output}: {reason} (ffmpeg exit {code}); "
+                        "nothing was written")
         if line:
             return f"ffmpeg failed (exit {code}): {line}"
         if code is not None and code < 0:
@@ -429,6 +433,8 @@ def _peak_rss_mb(pid: int) -> float | None:
     return None
 
 
+# ffmpeg's words when the output's disk fills up or a file-size limit is hit.
+_WRITE_FAILURES = ("No space left on device", "File too large", "Disk quota exceeded")
 _NOISE = ("Conversion failed", "Exiting normally", "Press [q]")
 _CONTEXT = re.compile(r"^\[[^\]]* @ 0x[0-9a-f]+\]\s*")
 
