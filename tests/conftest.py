@@ -7,7 +7,10 @@ from pathlib import Path
 
 import pytest
 
-DEV_ASSETS = Path(__file__).resolve().parents[2] / "shared" / "dev-assets"
+# ../shared from a checkout in /work/main, ../../shared from a worktree in /work/wt/NAME
+DEV_ASSETS = next((p / "shared" / "dev-assets" for p in Path(__file__).resolve().parents[2:4]
+                   if (p / "shared" / "dev-assets").is_dir()),
+                  Path(__file__).resolve().parents[2] / "shared" / "dev-assets")
 
 
 @pytest.fixture(scope="session")

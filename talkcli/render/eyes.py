@@ -19,14 +19,25 @@ import torch.nn.functional as F
 
 from talkcli.face import regions
 from talkcli.motion.latent import index
-from talkcli.render.masks import band_frame, band_pixels, crop_grid, points_bbox
+from talkcli.render.masks import (
+    band_frame,
+    band_pixels,
+    crop_grid,
+    points_bbox,
+    smooth_table,
+    soft_step,
+)
 from talkcli.render.shading import luminance, skin_colour
 
 EYEBALL = 0.5            # eyeball radius, x eye width (corner to corner)
 MIN_IRIS_PX = 4.0        # below this iris radius the eye is left alone
 SHADOW = 0.28            # upper-lid shadow strength on a half-closed eye
-CLOSED_AT = 0.3          # lash line appears below this share of the neutral opening
-LASH_WIDTH = 0.06        # lash line half-width, x neutral opening
+LASH_WIDTH = 0.035       # closed lash line half-width, x eye width (corner to corner)
+LID_DARKEN = 0.16        # the closed lid's skin is this much darker at the lash line ...
+LID_TINT = (1.0, 0.95, 0.94)   # ... and a little pinker (the thin lid skin shows blood)
+LID_FEATHER = 0.5        # the lid's top blends into the warped skin over this x its height
+LID_BINS = 10            # lid-skin colour measured in this many strips across the eye
+MIN_OPENING_PX = 2.0     # an eye opening under this (px) is left alone
 
 
 @dataclass
@@ -47,6 +58,9 @@ class _Eye:
     centre0: torch.Tensor | None = None      # (2,) neutral iris centre px
     lash: torch.Tensor | None = None         # (3,) colour of the upper lid margin
     lid: torch.Tensor | None = None          # (3,) colour of the upper-lid skin
+    lid_ok: bool = False              # the closing lid is drawn (any eye with an opening)
+    v_up0: torch.Tensor | None = None        # (1, N) neutral upper contour, band table
+    lid_table: torch.Tensor | None = None    # (3, N) upper-lid skin colour along the eye
 
 
 class EyeCompositor:
@@ -95,6 +109,8 @@ class EyeCompositor:
         eye.angle0 = math.atan2(float(frame.e1[0, 1]), float(frame.e1[0, 0]))
         eye.centre_uv = frame.to_local(centre.view(1, 1, 2))[0, 0]
         eye.centre0 = centre.clone()
+        if opening >= MIN_OPENING_PX:
+            self._prepare_lid(eye, frame)
         if radius < MIN_IRIS_PX or opening < max(2.0, 0.1 * width):
             return          # too small, or closed in the portrait: leave this eye alone
         if not bool(eye.centre_uv[0].abs() < 0.5):
@@ -115,18 +131,6 @@ class EyeCompositor:
         inner = px.opening(1.0)[0]          # > 0 only where the clip below is 1
         m = (r_paint + 0.5 - dist).clamp(0.0, 1.0) * inner
         pixels = self.base[:, y0:y0 + h, x0:x0 + w]
-        margin = (px.d_up[0].abs() < 2.0) & (px.u[0].abs() < 0.4)
-        sel = pixels.reshape(3, -1)[:, margin.reshape(-1)]
-        if sel.shape[1] >= 4:
-            lum = luminance(sel)
-            eye.lash = sel[:, lum <= torch.quantile(lum, 0.3)].median(dim=1).values
-        else:
-            eye.lash = self._skin * 0.35
-        assert px.up_v is not None  # band_pixels sets it
-        above = -px.up_v[0] / max(opening, 1.0)
-        skin = (above > 0.2) & (above < 0.5) & (px.u[0].abs() < 0.35)
-        sel = pixels.reshape(3, -1)[:, skin.reshape(-1)]
-        eye.lid = sel.median(dim=1).values if sel.shape[1] >= 4 else self._skin
         fill = self._sclera(eye, px, pixels, dist, r_paint, inner)
         self.clean_base[:, y0:y0 + h, x0:x0 + w] = pixels + m * (fill - pixels)
         # Sprite: a square crop around the iris, alpha = disc of radius r_paint + 1.
@@ -150,6 +154,55 @@ class EyeCompositor:
         eye.sprite = sprite[None]
         eye.sprite_origin = torch.tensor([float(sx0), float(sy0)], device=self.device)
         eye.radius = r_paint
+
+    def _prepare_lid(self, eye: _Eye, frame) -> None:  # noqa: ANN001 - BandFrame
+        """The closing lid's colours: the lash colour (darkest pixels along the upper lid
+        margin) and the upper-lid skin's colour in LID_BINS strips across the eye, measured
+        on the skin between the lashes and the brow (as high as the eye is open)."""
+        opening = eye.opening0
+        reach = max(3.0, 1.1 * opening) + 3.0
+        pts = torch.cat((self.xy0[list(eye.upper)], self.xy0[list(eye.lower)]))
+        lo, hi = pts.amin(0), pts.amax(0)
+        box = points_bbox(torch.stack((lo - torch.tensor([0.0, reach], device=self.device),
+                                       hi))[None], 2.0, self.height, self.width)
+        if box is None:
+            return
+        x0, y0, h, w = box
+        xs, ys = crop_grid(x0, y0, h, w, self.device)
+        px = band_pixels(frame, xs, ys)
+        assert px.up_v is not None  # band_pixels sets it
+        pixels = self.base[:, y0:y0 + h, x0:x0 + w].reshape(3, -1)
+        u = px.u[0].reshape(-1)
+        above = -px.up_v[0].reshape(-1)                   # px above the upper contour
+        margin = (above > -1.5) & (above < 2.5) & (u.abs() < 0.4)
+        sel = pixels[:, margin]
+        if sel.shape[1] >= 4:
+            lum = luminance(sel)
+            eye.lash = sel[:, lum <= torch.quantile(lum, 0.25)].median(dim=1).values
+        else:
+            eye.lash = self._skin * 0.35
+        # skin above the lashes (which are ~ a tenth of the eye width thick, more on drawings)
+        a0 = max(2.0, 0.12 * eye.width0, 0.3 * opening)
+        skin = (above > a0) & (above < a0 + max(3.0, 0.7 * opening)) & (u.abs() < 0.5)
+        sel = pixels[:, skin]
+        eye.lid = sel.median(dim=1).values if sel.shape[1] >= 4 else self._skin
+        eye.lid = torch.maximum(eye.lid, eye.lash)
+        n = frame.v_up.shape[1]
+        grid = torch.linspace(-0.5, 0.5, n, device=self.device)
+        cols = []
+        for k in range(LID_BINS):
+            lo_u, hi_u = -0.5 + k / LID_BINS, -0.5 + (k + 1) / LID_BINS
+            part = pixels[:, skin & (u >= lo_u - 0.05) & (u < hi_u + 0.05)]
+            cols.append(part.median(dim=1).values if part.shape[1] >= 3 else eye.lid)
+        centres = torch.linspace(-0.5 + 0.5 / LID_BINS, 0.5 - 0.5 / LID_BINS, LID_BINS,
+                                 device=self.device)
+        table = torch.stack(cols, 1)                      # (3, LID_BINS)
+        pos = ((grid - centres[0]) / (centres[1] - centres[0])).clamp(0, LID_BINS - 1)
+        i0 = pos.floor().long().clamp(max=LID_BINS - 2)
+        t = pos - i0
+        eye.lid_table = smooth_table(table[:, i0] * (1 - t) + table[:, i0 + 1] * t)
+        eye.v_up0 = frame.v_up.clone()
+        eye.lid_ok = True
 
     def _sclera(self, eye: _Eye, px, pixels: torch.Tensor, dist: torch.Tensor,  # noqa: ANN001
                 r_paint: float, inner: torch.Tensor) -> torch.Tensor:
@@ -189,7 +242,59 @@ class EyeCompositor:
         for eye in self.eyes:
             if eye.enabled:
                 self._composite_eye(eye, frames, xy, lat)
+            if eye.lid_ok:
+                self._composite_lid(eye, frames, xy)
         return frames
+
+    def _composite_lid(self, eye: _Eye, frames: torch.Tensor, xy: torch.Tensor) -> None:
+        """The upper lid's skin over what it has come down across (how far the deformed upper
+        contour is below its neutral place, in the eye's own frame), shaded darker and pinker
+        towards one lash line at its edge. Replaces whatever the warp squeezed there (lashes
+        dragged along, slivers of sclera), so a closed eye is lid skin down to one line."""
+        assert eye.v_up0 is not None and eye.lid_table is not None and eye.lash is not None
+        frame = self._band(eye, xy)
+        length = frame.length[:, None]
+        cover = ((frame.v_up - eye.v_up0) * length).clamp_min(0.0)        # (B, N) px
+        cover = (cover - 0.5).clamp_min(0.0)      # landmark/projection noise is no blink
+        if not bool((cover > 0.0).any()):
+            return
+        # The lash line is the upper lid's margin, the deformed upper contour: when the lids
+        # cross (a full blink comes past the lower lid), the upper lid is in front.
+        edge = frame.v_up
+        sel = cover.amax(1) > 0.0
+        top = float(cover.amax()) + 4.0
+        pts = torch.cat((xy[sel][:, list(eye.upper)], xy[sel][:, list(eye.lower)]), 1)
+        box = points_bbox(pts, 2.0, self.height, self.width)
+        if box is None:
+            return
+        x0, y0, h, w = box
+        y_top = max(y0 - int(math.ceil(top)), 0)
+        h, y0 = h + (y0 - y_top), y_top
+        xs, ys = crop_grid(x0, y0, h, w, self.device)
+        px = band_pixels(frame, xs, ys)
+        lc = px.length
+        d = (px.lookup(edge) - px.v) * lc                    # px above the lash line
+        c = px.lookup(cover)                                 # px of lid come down here
+        feather = LID_FEATHER * c + 1.0
+        along = soft_step((0.5 - px.u.abs()) * lc)
+        # 1 from just below the lash line up to the lid's top, fading into the warped skin
+        a = (soft_step(d + 1.0) * ((c + feather - d) / (2.0 * feather)).clamp(0.0, 1.0)
+             * along * (c / 1.5).clamp(max=1.0))
+        s = (d / c.clamp_min(1.0)).clamp(0.0, 1.0)           # 0 at the lash line, 1 at the top
+        k = (1.0 - s).pow(4)       # darker near the lash line only (a wide dark band
+        # reads as an eye still open to the landmarker and to a viewer)
+        tint = torch.tensor(LID_TINT, device=self.device).view(1, 3, 1, 1)
+        shade = 1.0 - LID_DARKEN * k[:, None]
+        colour = torch.stack([px.lookup(eye.lid_table[i:i + 1].expand(len(c), -1))
+                              for i in range(3)], 1)
+        colour = colour * shade * (1.0 + (tint - 1.0) * k[:, None])
+        crop = frames[:, :, y0:y0 + h, x0:x0 + w]
+        crop.add_(a[:, None] * (colour - crop))
+        # one lash line at the lid's edge, as thick as the lid has come down allows
+        half = LASH_WIDTH * eye.width0 * (lc / eye.width0) + 0.4
+        line = (-((d - 0.3 * half) / half).square()).exp() * along * (c / (2.0 * half)).clamp(
+            max=1.0)
+        crop.add_(line[:, None] * (eye.lash.view(1, 3, 1, 1) - crop))
 
     def _composite_eye(self, eye: _Eye, frames: torch.Tensor, xy: torch.Tensor,
                        lat: torch.Tensor) -> None:
@@ -198,22 +303,17 @@ class EyeCompositor:
         length = frame.length                                         # (B,)
         scale = length / eye.width0
         live = opening > 0.5
-        # Lids nearly together: draw the lash line where they meet (hides squeezed sclera).
-        closing = (1.0 - opening / (CLOSED_AT * eye.opening0 * scale)).clamp(0.0, 1.0)
-        shut = closing > 0.0
-        if not bool((live | shut).any()):
+        if not bool(live.any()):
             return
-        sel = live | shut
-        reach = 4.0 * (LASH_WIDTH * eye.opening0 * float(scale.max()) + 0.5)
+        sel = live
         box = points_bbox(torch.cat((xy[sel][:, list(eye.upper)], xy[sel][:, list(eye.lower)]),
-                                    1), max(2.0, reach), self.height, self.width)
+                                    1), 2.0, self.height, self.width)
         if box is None:
             return
         x0, y0, h, w = box
         # a live eye (see _prepare_eye) has every optional field set
         assert eye.centre_uv is not None and eye.centre0 is not None
         assert eye.sprite is not None and eye.sprite_origin is not None
-        assert eye.lid is not None and eye.lash is not None
         # Iris centre: same place relative to the corners, plus gaze on the eyeball.
         cu = eye.centre_uv
         yaw = torch.deg2rad(lat[:, self._gaze[0]])
@@ -258,19 +358,6 @@ class EyeCompositor:
                                                         + 0.5))
             shade = 1.0 - SHADOW * blink.view(-1, 1, 1) * fall * clip
             crop.mul_(shade[:, None])
-        if bool(shut.any()):
-            assert px.up_v is not None and px.low_v is not None  # band_pixels sets both
-            mid = 0.5 * (px.up_v - px.low_v)                           # px from the meeting line
-            along = (1.0 - (2.0 * px.u).abs().clamp(max=1.0).pow(3))
-            width = (LASH_WIDTH * eye.opening0) * scale.view(-1, 1, 1) + 0.5
-            k = along * closing.view(-1, 1, 1)
-            # Lid skin over the squeezed slot, then the lash line at its lower edge.
-            t = ((mid + 0.8 * width) / (2.6 * width)).clamp(-1.0, 1.0)
-            lid = (1.0 - t.square().square()) * k
-            crop.add_(lid[:, None] * (eye.lid.view(1, 3, 1, 1) - crop))
-            t = ((mid - 0.4 * width) / (1.6 * width)).clamp(-1.0, 1.0)
-            line = (1.0 - t.square()).square() * k
-            crop.add_(line[:, None] * (eye.lash.view(1, 3, 1, 1) - crop))
 
 
 def _row_gain(pixels: torch.Tensor, fill: torch.Tensor, ok: torch.Tensor, hole: torch.Tensor

@@ -56,8 +56,8 @@ YAW_GAIN = 1.4
 PITCH_GAIN = 1.12
 DEPTH_SMOOTH_ITERS = 4
 MAX_DEPTH_SLOPE = 1.6      # cot of the largest turn (~32°) that folds no triangle
-BLINK_MEET = 0.28         # where the lids meet, fraction of the opening above the lower lid
-BLINK_OVERLAP = 0.3       # the upper lid comes this far past the meeting line
+BLINK_MEET = 0.12         # where the lids meet, fraction of the opening above the lower lid
+BLINK_OVERLAP = 0.14      # the upper lid comes this far past the meeting line
 BLINK_SMOOTH_ITERS = 6  # relaxation of the lid skin's displacement (see _relax)
 WIDE_CORNER = 0.7         # cm each lip corner moves out at mouth_wide = 1
 ROUND_CORNER = 0.8        # cm each lip corner moves in at mouth_round = 1
