@@ -12,12 +12,15 @@ encoder: no output and no temp file remain.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import functools
 import itertools
 import math
 import os
+import queue
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -46,6 +49,7 @@ PIPELINE_CHUNK_FRAMES = DEFAULT_CHUNK_FRAMES
 FIRST_CHUNK_FRAMES = 8  # a small first batch: the first frame reaches the encoder sooner
 MAX_CHUNK_FRAMES = 256
 MAX_TRANSCRIPT_BYTES = 4 * 1024 * 1024  # words of hours of speech; more is not a transcript
+MOTION_QUEUE = 2  # motion chunks made ahead of the renderer (bounded: back-pressure)
 
 ProgressCallback = Callable[[int, int], None]
 
@@ -84,6 +88,12 @@ class StageTimings:
     encode_pipe_s: float = 0.0  # the writer thread's time piping frames (ffmpeg's pace)
     finish_s: float = 0.0  # ffmpeg draining after the last frame + rename
     first_frame_s: float = 0.0  # from the call until the first frame reached the encoder
+    # CPU seconds per stage, each in its own thread (wall clock is shared with other work)
+    motion_cpu_s: float = 0.0  # the motion thread (first chunk's analysis included)
+    render_cpu_s: float = 0.0  # the render thread inside Renderer.render
+    encode_cpu_s: float = 0.0  # the render thread inside encoder.write (copy into the pool)
+    render_threads: int = 0  # torch intra-op threads while rendering
+    x264_threads: int = 0  # libx264 threads (0: its own choice)
 
 
 @dataclass(frozen=True)
@@ -261,16 +271,90 @@ class _Timed:
     def __init__(self, it: Iterable[np.ndarray]) -> None:
         self._it = iter(it)
         self.seconds = 0.0
+        self.cpu_seconds = 0.0  # CPU time of the calling thread while producing
 
     def __iter__(self) -> _Timed:
         return self
 
     def __next__(self) -> np.ndarray:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.thread_time()
         try:
             return next(self._it)
         finally:
             self.seconds += time.perf_counter() - t0
+            self.cpu_seconds += time.thread_time() - c0
+
+
+class _Prefetch:
+    """Run an iterator in a worker thread, at most `depth` items ahead (a bounded queue, so a
+    fast producer waits for the consumer and memory stays flat). Its exception is re-raised
+    in the consumer; `close()` stops the worker (abort, interrupt)."""
+
+    _END = object()
+
+    def __init__(self, it: Iterator[np.ndarray], depth: int = MOTION_QUEUE) -> None:
+        self._it = it
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=max(1, depth))
+        self._stop = threading.Event()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="talkcli-motion", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            for item in self._it:
+                if not self._put(item):
+                    return
+        except BaseException as exc:  # noqa: BLE001 - handed over to the consumer
+            self._error = exc
+        self._put(self._END)
+
+    def _put(self, item: object) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        while True:
+            item = self._queue.get()
+            if item is self._END:
+                if self._error is not None:
+                    raise self._error
+                return
+            yield item
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+
+def thread_plan(device: str) -> tuple[int, int | None]:
+    """(torch threads for rendering, libx264 threads or None for its own choice). On CPU the
+    renderer and the encoder get their own cores, so they do not take turns on one: on 2
+    cores one each (measured: x264's CPU per frame is the same at 1 thread as at its default,
+    and torch's second thread mostly spins beside small kernels). On CUDA x264 takes what
+    it wants."""
+    if not device.startswith("cpu"):
+        return 1, None
+    cores = os.cpu_count() or 2
+    render = max(1, cores // 2)
+    return render, max(1, cores - render)
+
+
+@contextlib.contextmanager
+def _torch_threads(n: int) -> Iterator[None]:
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def _release_free_memory() -> None:
@@ -321,6 +405,42 @@ def _motion_chunks(req: RenderRequest, audio: np.ndarray, total: int, preset: An
     # long the clip (the online model; a transcript needs the whole-clip alignment)
     return generator.stream_incremental(audio, transcript=transcript,
                                         chunk_frames=req.chunk_frames), []
+
+
+class _ChunkLoop:
+    """The render thread's part: each latent chunk (from any iterator: a saved track, the
+    generator, an incremental analysis) is rendered and handed to the encoder, which copies
+    it into its pool (blocking while the pool is full: back-pressure from ffmpeg)."""
+
+    def __init__(self, renderer: Any, total: int, t_start: float,
+                 progress: ProgressCallback | None, marks: Any = None) -> None:
+        self.renderer, self.total, self.t_start, self.progress = renderer, total, t_start, progress
+        self.marks = marks  # provenance.RenderMarks: the pixel watermark, embedded in place
+        self.done = 0
+        self.render_s = self.render_cpu_s = self.encode_cpu_s = 0.0
+        self.first_frame_s = 0.0
+
+    def run(self, chunks: Iterable[np.ndarray], encoder: Any) -> None:
+        if self.progress is not None:
+            self.progress(0, self.total)
+        for latents in chunks:
+            t0, c0 = time.perf_counter(), time.thread_time()
+            frames = self.renderer.render(latents)
+            c1 = time.thread_time()
+            self.render_s += time.perf_counter() - t0
+            self.render_cpu_s += c1 - c0
+            if self.marks is not None:
+                self.marks.embed(frames, self.done)
+            encoder.write(frames)
+            self.encode_cpu_s += time.thread_time() - c1
+            self.done += int(frames.shape[0])
+            del frames
+            if self.first_frame_s == 0.0:
+                self.first_frame_s = time.perf_counter() - self.t_start
+            if self.progress is not None:
+                self.progress(self.done, self.total)
+        if self.done != self.total:
+            raise RuntimeError(f"rendered {self.done} frames, expected {self.total}")
 
 
 def render_video(request: RenderRequest,
@@ -374,39 +494,29 @@ def render_video(request: RenderRequest,
     width, height = (int(v) for v in renderer.output_size)
     t_load = time.perf_counter() - t_start - batches.seconds  # motion is timed apart
 
-    # Chunk loop: motion -> frames -> encoder.
+    # Chunk loop: motion (its own thread, a bounded queue ahead) -> frames (this thread) ->
+    # encoder (a writer thread piping to ffmpeg, which encodes on the other core).
     from talkcli.video.encoder import VideoEncoder
 
-    render_s = 0.0
-    first_frame_s = 0.0
-    done = 0
-    if progress is not None:
-        progress(0, total)
-    with VideoEncoder(req.output, width, height, req.fps, audio=req.audio,
-                      audio_duration_s=audio_duration,
-                      before_rename=marks.sign_video) as encoder:
-        for latents in itertools.chain([first], batches):
-            t0 = time.perf_counter()
-            frames = renderer.render(latents)
-            render_s += time.perf_counter() - t0
-            marks.embed(frames, done)  # provenance: the pixel watermark, in place
-            encoder.write(frames)
-            done += int(frames.shape[0])
-            del frames
-            if first_frame_s == 0.0:
-                first_frame_s = time.perf_counter() - t_start
-            if progress is not None:
-                progress(done, total)
-        if done != total:
-            raise RuntimeError(f"rendered {done} frames, expected {total}")
-        encoder.finish()
+    render_threads, x264_threads = thread_plan(str(device))
+    loop = _ChunkLoop(renderer, total, t_start, progress, marks=marks)
+    motion = _Prefetch(batches)
+    try:
+        with _torch_threads(render_threads), VideoEncoder(
+                req.output, width, height, req.fps, audio=req.audio,
+                audio_duration_s=audio_duration, before_rename=marks.sign_video,
+                x264_threads=x264_threads) as encoder:
+            loop.run(itertools.chain([first], motion), encoder)
+            encoder.finish()
+    finally:
+        motion.close()
 
     elapsed = time.perf_counter() - t_start
     return RenderResult(
         output=req.output,
-        frames=done,
+        frames=loop.done,
         fps=req.fps,
-        duration_s=done / req.fps,
+        duration_s=loop.done / req.fps,
         audio_duration_s=audio_duration,
         width=width,
         height=height,
@@ -415,11 +525,16 @@ def render_video(request: RenderRequest,
         timings=StageTimings(
             load_s=t_load,
             motion_s=batches.seconds,
-            render_s=render_s,
+            render_s=loop.render_s,
             encode_s=encoder.write_seconds,
             encode_pipe_s=encoder.pipe_seconds,
             finish_s=encoder.finish_seconds,
-            first_frame_s=first_frame_s,
+            first_frame_s=loop.first_frame_s,
+            motion_cpu_s=batches.cpu_seconds,
+            render_cpu_s=loop.render_cpu_s,
+            encode_cpu_s=loop.encode_cpu_s,
+            render_threads=render_threads,
+            x264_threads=x264_threads or 0,
         ),
         warnings=tuple(warnings),
         ffmpeg_peak_rss_mb=encoder.ffmpeg_peak_rss_mb,

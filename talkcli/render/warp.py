@@ -463,7 +463,7 @@ def _person_cells(mask: np.ndarray | None, hc: int, wc: int, step: int) -> np.nd
         return np.ones(hc * wc, dtype=bool)
     m = np.zeros((hc * step, wc * step), dtype=bool)
     m[: mask.shape[0], : mask.shape[1]] = np.asarray(mask) > 0
-    cells = m.reshape(hc, step, wc, step).any(axis=(1, 3))
+    cells: np.ndarray = np.asarray(m.reshape(hc, step, wc, step).any(axis=(1, 3)))
     grown = cells.copy()
     grown[1:] |= cells[:-1]
     grown[:-1] |= cells[1:]
