@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
 .PHONY: install demo test test-fast lint bench bench-motion bench-render bench-realism bench-mouth \
-	clean fuzz system-ffmpeg
+	bench-stream bench-provenance clean fuzz system-ffmpeg
 
 # Torch is pinned and installed first: an unpinned torch would pull GBs of CUDA packages.
 $(STAMP): pyproject.toml
@@ -66,6 +66,12 @@ bench-mouth: $(STAMP)
 
 bench-render: $(STAMP)
 	$(PY) bench/render_speed.py
+
+# talkcli stream measured from outside: startup, mouth-open latency, cadence, drops, a
+# sustained run (SUSTAIN_S seconds; the target is 600) and quality against render.
+SUSTAIN_S ?= 600
+bench-stream: $(STAMP)
+	$(PY) bench/stream_latency.py --sustain-s $(SUSTAIN_S)
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache demo.mp4

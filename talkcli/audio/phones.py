@@ -237,6 +237,13 @@ def phone_labels(phones: list[Phone], frames: int, rate: float) -> np.ndarray:
 # --------------------------------------------------------------------------- streaming
 STREAM_MAX_UTT_S = 20.0  # an utterance is cut here at the latest (bounded search memory)
 STREAM_MIN_UTT_S = 4.0  # ... and at a pause once it is this long
+# Initial cepstral mean for live decoding: the mean of the embedded sample speech (its
+# whole-clip CMN after decoding). Live CMN starts from the model's default (40,3,-1,0...)
+# otherwise and takes seconds to converge: measured on the first 10 s of a real English
+# clip, the phone-opening track of the live decoding correlated 0.67 with whole-clip
+# decoding from the default start and 0.79 from this one.
+STREAM_INITIAL_CMN = ("58.9641,-4.02858,7.42282,19.5411,-16.582,7.08013,-24.0525,3.16612,"
+                      "-10.9821,7.10998,-7.10539,3.14274,6.54165")
 
 
 def _new_allphone_decoder() -> Any:
@@ -264,6 +271,7 @@ class PhoneStream:
 
     def __init__(self) -> None:
         self._dec = _new_allphone_decoder()
+        self._dec.set_cmn(STREAM_INITIAL_CMN)
         self._rng = np.random.default_rng(20240601)
         self._hop = SAMPLE_RATE // PS_RATE
         self._pending = np.zeros(0, np.float32)

@@ -79,8 +79,12 @@ class MpegTsWriter:
         gop = max(1, int(round(fps)))
         cmd = [
             ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y",
+            # raw inputs need no probing: without these ffmpeg reads seconds of one input
+            # before the other (a deadlock when both are fed in step, frame by frame)
+            "-probesize", "32", "-analyzeduration", "0", "-fflags", "nobuffer",
             "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}",
             "-framerate", f"{fps:g}", "-thread_queue_size", "64", "-i", "pipe:0",
+            "-probesize", "32", "-analyzeduration", "0", "-fflags", "nobuffer",
             "-f", "s16le", "-ar", str(SAMPLE_RATE), "-ac", "1", "-thread_queue_size", "64",
             "-i", f"pipe:{audio_r}",
             "-map", "0:v", "-map", "1:a",
@@ -146,6 +150,8 @@ class MpegTsWriter:
         return lines[-1] if lines else "no message"
 
     def close(self, timeout: float = 30.0) -> None:
+        if self._stderr.closed:
+            return
         self._qv.put(None)
         self._qa.put(None)
         for t in self._threads:
@@ -155,8 +161,10 @@ class MpegTsWriter:
         except subprocess.TimeoutExpired:
             self._proc.kill()
             rc = self._proc.wait()
+        message = self._ffmpeg_error() if rc != 0 else ""
+        self._stderr.close()
         if rc != 0 and not self._errors:
-            raise EnvironmentProblem(f"ffmpeg failed ({rc}): {self._ffmpeg_error()}")
+            raise EnvironmentProblem(f"ffmpeg failed ({rc}): {message}")
 
     def abort(self) -> None:
         """Stop quickly but leave a playable stream: end the inputs, let ffmpeg flush."""

@@ -1,0 +1,152 @@
+"""`talkcli stream`: the DESIGN §3 contract through CliRunner and real processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from typer.testing import CliRunner
+
+from talkcli.cli import app
+from talkcli.timing import SAMPLE_RATE, frame_count
+from talkcli.video.ffmpeg_bin import ffmpeg_exe
+
+SIZE = 64
+FRAME_BYTES = SIZE * SIZE * 3
+TALKCLI = [sys.executable, "-m", "talkcli"]
+
+
+@pytest.fixture(scope="module")
+def short_wav(tmp_path_factory: pytest.TempPathFactory, sample_speech_path: Path) -> Path:
+    audio, sr = sf.read(sample_speech_path, dtype="float32")
+    path = tmp_path_factory.mktemp("stream") / "short.wav"
+    sf.write(path, audio[: 2 * sr], sr)
+    return path
+
+
+def _probe(path: Path) -> dict[str, object]:
+    ffprobe = str(Path(ffmpeg_exe()).with_name("ffprobe"))
+    if not Path(ffprobe).exists():
+        pytest.skip("ffprobe not available")
+    out = subprocess.run([ffprobe, "-v", "error", "-show_streams", "-count_frames", "-of",
+                          "json", str(path)], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout)
+
+
+def test_rgb24_file_and_stats(tmp_path: Path, sample_portrait_path: Path,
+                              short_wav: Path) -> None:
+    out, stats = tmp_path / "o.rgb", tmp_path / "s.json"
+    r = CliRunner().invoke(app, ["stream", str(sample_portrait_path), "--audio", str(short_wav),
+                                 "--format", "rgb24", "--size", str(SIZE), "-o", str(out),
+                                 "--stats", str(stats), "--quiet"])
+    assert r.exit_code == 0, r.output
+    n = frame_count(2.0, 25)
+    assert out.stat().st_size == n * FRAME_BYTES
+    st = json.loads(stats.read_text())
+    assert st["frames"] == n and st["dropped"] == 0
+    assert {"achieved_fps", "latency_ms", "frame_interval_ms"} <= set(st)
+    assert set(st["latency_ms"]) == {"p50", "p95", "max"}
+    frames = np.fromfile(out, np.uint8).reshape(n, SIZE, SIZE, 3)
+    assert np.abs(frames.astype(int) - frames[:1]).max() > 10  # it moves
+
+
+def test_mpegts_file_has_h264_and_aac(tmp_path: Path, sample_portrait_path: Path,
+                                      short_wav: Path) -> None:
+    out = tmp_path / "o.ts"
+    r = CliRunner().invoke(app, ["stream", str(sample_portrait_path), "--audio", str(short_wav),
+                                 "--size", str(SIZE), "-o", str(out), "--quiet"])
+    assert r.exit_code == 0, r.output
+    streams = {s["codec_type"]: s for s in _probe(out)["streams"]}  # type: ignore[index]
+    assert streams["video"]["codec_name"] == "h264"
+    assert streams["audio"]["codec_name"] == "aac"
+    assert int(streams["video"]["nb_read_frames"]) == frame_count(2.0, 25)
+
+
+@pytest.mark.parametrize(("args", "code"), [
+    (["--format", "webm"], 2),
+    (["--input-format", "u8"], 2),
+    (["--audio", "/nonexistent.wav"], 3),
+    (["--size", "10"], 2),
+])
+def test_bad_options(tmp_path: Path, sample_portrait_path: Path, args: list[str],
+                     code: int) -> None:
+    r = CliRunner().invoke(app, ["stream", str(sample_portrait_path), "-o",
+                                 str(tmp_path / "x.ts"), *args])
+    assert r.exit_code == code, r.output
+
+
+def test_existing_output_needs_overwrite(tmp_path: Path, sample_portrait_path: Path,
+                                         short_wav: Path) -> None:
+    out = tmp_path / "o.ts"
+    out.write_bytes(b"keep")
+    r = CliRunner().invoke(app, ["stream", str(sample_portrait_path), "--audio", str(short_wav),
+                                 "-o", str(out)])
+    assert r.exit_code == 2 and out.read_bytes() == b"keep"
+
+
+def _start(portrait: Path, *args: str) -> subprocess.Popen[bytes]:
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    return subprocess.Popen([*TALKCLI, "stream", str(portrait), "--size", str(SIZE),
+                             "--quiet", *args], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+
+
+def _read_frames(proc: subprocess.Popen[bytes], n: int, timeout: float = 120) -> bytes:
+    assert proc.stdout is not None
+    data = b""
+    t0 = time.monotonic()
+    while len(data) < n * FRAME_BYTES and time.monotonic() - t0 < timeout:
+        chunk = proc.stdout.read1(n * FRAME_BYTES - len(data))  # type: ignore[attr-defined]
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+@pytest.mark.slow
+def test_stdin_idle_then_speech_then_end(sample_portrait_path: Path,
+                                         sample_speech_path: Path) -> None:
+    """Idle frames flow before any audio; end of input ends the stream (exit 0)."""
+    proc = _start(sample_portrait_path, "--audio", "-", "--format", "rgb24", "-o", "-")
+    assert proc.stdin is not None
+    idle = _read_frames(proc, 5)  # before a single byte of audio
+    assert len(idle) == 5 * FRAME_BYTES
+    audio, _ = sf.read(sample_speech_path, dtype="int16")
+    proc.stdin.write(audio[: SAMPLE_RATE].tobytes())  # 1 s, faster than real time
+    proc.stdin.close()
+    rest, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err.decode()
+    assert len(rest) % FRAME_BYTES == 0  # whole frames and nothing else on stdout
+    assert len(rest) // FRAME_BYTES >= 25  # the queued second was shown
+
+
+@pytest.mark.slow
+def test_malformed_stdin_is_exit_3(sample_portrait_path: Path) -> None:
+    proc = _start(sample_portrait_path, "--audio", "-", "--format", "rgb24", "-o", "-")
+    _, err = proc.communicate(b"\x01\x02\x03", timeout=120)  # 1.5 s16le samples
+    assert proc.returncode == 3, err.decode()
+    assert b"malformed input" in err
+
+
+@pytest.mark.slow
+def test_ctrl_c_is_130_and_output_is_playable(tmp_path: Path,
+                                              sample_portrait_path: Path) -> None:
+    out = tmp_path / "live.ts"
+    proc = _start(sample_portrait_path, "--audio", "-", "-o", str(out))
+    t0 = time.monotonic()
+    while (not out.exists() or out.stat().st_size < 20_000) and time.monotonic() - t0 < 120:
+        time.sleep(0.2)  # MPEG-TS packets appear as frames are made
+    assert out.exists() and out.stat().st_size > 0
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err.decode()
+    streams = {s["codec_type"]: s for s in _probe(out)["streams"]}  # type: ignore[index]
+    assert int(streams["video"]["nb_read_frames"]) > 0
