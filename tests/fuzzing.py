@@ -161,7 +161,7 @@ def _valid_motion_npz(frames: int, fps: float, values: np.ndarray | None = None)
     if values is None:
         values = np.zeros((frames, len(CHANNELS)), np.float32)
     buf = io.BytesIO()
-    np.savez(buf, fps=np.float32(fps), channels=np.array(CHANNELS), values=values)
+    np.savez(buf, fps=np.float64(fps), channels=np.array(CHANNELS), values=values)
     return buf.getvalue()
 
 
