@@ -3,6 +3,11 @@
 Analysis runs on a fixed 100 Hz grid (10 ms hop, the same grid as pocketsphinx) and is
 computed block by block so an hour of audio needs only a few MB of feature memory.
 `frame_features` summarises the 100 Hz grid per video frame.
+
+Voice activity (`Features.vad`) is decided in `talkcli.audio.vad` from a neural speech
+probability, the absolute level and hysteresis; it has an incremental form with < 100 ms
+of look-ahead (`vad.VoiceActivity`), as do the clip's floor and loud levels
+(`vad.LevelTracker`), for a streaming analysis.
 """
 
 from __future__ import annotations
@@ -10,8 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.ndimage import maximum_filter1d, minimum_filter1d
 
+from talkcli.audio.vad import DIGITAL_SILENCE_DB, decide, floor_and_threshold, speech_prob_on_grid
 from talkcli.timing import SAMPLE_RATE
 
 HOP = 160  # samples: 10 ms
@@ -38,6 +43,8 @@ class Features:
     vad: np.ndarray  # bool voice activity
     floor_db: float  # noise floor estimate (dBFS)
     peak_db: float  # loud speech level (95th percentile over active frames)
+    speech_prob: np.ndarray | None = None  # 0-1 neural speech probability (None: no model)
+    threshold_db: float = -60.0  # the level cue's threshold (stands out of the floor)
 
     @property
     def frames(self) -> int:
@@ -111,36 +118,40 @@ def analyse(audio: np.ndarray) -> Features:
     rms, hf_db, low_frac, centroid, clarity, f0 = cols
     rms_db = 20 * np.log10(rms + 1e-7)
 
-    # voice activity: above an adaptive floor, bridged over short gaps, no blips
-    loud = float(np.percentile(rms_db, 99))
-    # the quietest tenth is the noise floor, unless the clip never pauses (singing, music)
-    floor_db = float(np.percentile(rms_db, 10))
-    if loud - floor_db < 25.0 and float(np.median(clarity)) > 0.6:
-        floor_db = loud - 25.0
-    thr = max(floor_db + 10.0, loud - 40.0, -60.0)
-    raw = rms_db > thr
-    vad = _close_open(raw, close=15, open_=5)
+    floor_db, thr = _floor_and_threshold(rms_db, clarity)
+    # the level cue measures the floor on the frames that carry any signal, so digital
+    # silence (an inserted gap, zero padding) does not make every noisy pause "loud"
+    sound = rms_db > DIGITAL_SILENCE_DB
+    cue_thr = _floor_and_threshold(rms_db[sound], clarity[sound])[1] if sound.any() else thr
+    prob = speech_prob_on_grid(audio, n)
+    vad = decide(prob, rms_db, cue_thr)
     active = rms_db[vad]
-    peak_db = float(np.percentile(active, 95)) if active.size else loud
+    peak_db = float(np.percentile(active, 95)) if active.size \
+        else float(np.percentile(rms_db, 99))
 
-    voiced = (clarity > 0.55) & (rms_db > thr)
+    # pitch and periodicity where there is voice, or where the level stands clearly out of
+    # the clip's floor (this keeps them on sung notes and tones, which are no speech)
+    gate = vad | (rms_db > thr)
+    voiced = (clarity > 0.55) & gate
     f0 = np.where(voiced, f0, 0.0)
-    voicing = np.where(rms_db > thr, clarity, 0.0)
+    voicing = np.where(gate, clarity, 0.0)
     return Features(
         rms=rms.astype(np.float32), rms_db=rms_db.astype(np.float32),
         f0=f0.astype(np.float32), voicing=voicing.astype(np.float32),
         hf_db=hf_db.astype(np.float32), low_frac=low_frac.astype(np.float32),
         centroid=centroid.astype(np.float32), vad=vad, floor_db=floor_db, peak_db=peak_db,
+        speech_prob=None if prob is None else prob.astype(np.float32), threshold_db=cue_thr,
     )
 
 
-def _close_open(mask: np.ndarray, close: int, open_: int) -> np.ndarray:
-    """Morphological closing (fill gaps < close frames) then opening (drop blips < open_)."""
-    m = maximum_filter1d(mask.astype(np.uint8), size=close)
-    m = minimum_filter1d(m, size=close)
-    m = minimum_filter1d(m, size=open_)
-    m = maximum_filter1d(m, size=open_)
-    return m.astype(bool)
+def _floor_and_threshold(rms_db: np.ndarray, clarity: np.ndarray) -> tuple[float, float]:
+    """The clip's noise floor and the level that stands clearly out of it (dBFS).
+
+    Whole-clip percentiles; `vad.LevelTracker` is their running form (the same values at
+    the end of a clip, estimates from the audio so far before it).
+    """
+    return floor_and_threshold(float(np.percentile(rms_db, 10)),
+                               float(np.percentile(rms_db, 99)), float(np.median(clarity)))
 
 
 @dataclass(frozen=True)

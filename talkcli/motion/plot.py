@@ -41,9 +41,13 @@ def plot_motion(path: Path, audio: np.ndarray, track: MotionTrack,
         k = int(dur * RATE)
         ax.plot(np.arange(k) / RATE, f.rms[:k] / (f.rms.max() + 1e-9), color="tab:red", lw=1,
                 label="RMS (normalised)")
-        va = f.vad[:k].astype(float)
-        ax.fill_between(np.arange(k) / RATE, -1, 1, where=va < 0.5, color="0.92",
+        tk = np.arange(k) / RATE
+        # shade exactly the frames the voice-activity decision left out (features.vad)
+        ax.fill_between(tk, -1, 1, where=~f.vad[:k], color="0.88", step="mid", lw=0,
                         label="no voice activity")
+        if f.speech_prob is not None:
+            ax.plot(tk, 2 * f.speech_prob[:k] - 1, color="tab:green", lw=0.8, alpha=0.7,
+                    label="speech probability")
         ax.legend(loc="upper right", fontsize=7)
     ax.set_ylim(-1, 1)
     ax.set_ylabel("audio")
