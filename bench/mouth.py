@@ -29,6 +29,7 @@ synthetic part is skipped. Writes bench/results/mouth.json.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import os
@@ -272,11 +273,19 @@ def render_clip(renderer: Any, audio: np.ndarray, real_gap: np.ndarray | None) -
     return row
 
 
+@functools.cache
+def _tts() -> Any:
+    """One libespeak-ng instance per process (it is initialised once)."""
+    from motion_quality import Espeak
+
+    return Espeak()
+
+
 def synthetic(renderers: dict[str, Any], sentences: int) -> Row | None:
     """Rendered opening vs the exact phones of espeak-ng speech."""
     try:
-        from motion_quality import SENTENCES, Espeak, _gt_opening
-        tts = Espeak()
+        from motion_quality import SENTENCES, _gt_opening
+        tts = _tts()
     except OSError as exc:
         print(f"skip synthetic speech: libespeak-ng not available ({exc})")
         return None
@@ -333,6 +342,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     ap.add_argument("--seconds", type=float, default=6.0)
     ap.add_argument("--size", type=int, default=256)
     ap.add_argument("--sentences", type=int, default=5)
+    ap.add_argument("--dev-audio", default="",
+                    help="comma-separated stems of dev-assets/audio to render (default: all)")
     ap.add_argument("--quick", action="store_true", help="2 portraits, 2 audios, 3 sentences")
     ap.add_argument("--label", default="", help="a note stored with the results")
     return ap.parse_args(argv)
@@ -346,26 +357,48 @@ def main(argv: Sequence[str] | None = None) -> int:
     t0 = time.perf_counter()
     real = real_videos(args.assets, args.seconds)
     print_rows(f"real speakers (dev videos, first {args.seconds:.0f} s)", real, TABLE[:-1])
-    portraits = sorted((args.assets / "portrait").glob("*"))
+    # the most different portraits first (a run stopped early has a photo, an open mouth and
+    # a drawing)
+    first = ("real_macron_frontal", "real_openmouth_woman_d9", "art_anime_girl")
+    portraits = sorted((args.assets / "portrait").glob("*"),
+                       key=lambda p: (first.index(p.stem) if p.stem in first else 9, p.stem))
     audios = [(w.stem, crop_audio(load_audio(w), args.seconds), None)
-              for w in sorted((args.assets / "audio").glob("*.wav"))]
+              for w in sorted((args.assets / "audio").glob("*.wav"))
+              if not args.dev_audio or w.stem in args.dev_audio.split(",")]
     for name, row in real.items():
         path = args.assets / "video" / f"{name}.mp4"
         audios.append((name, crop_audio(load_audio(path), args.seconds), row["gap_series"]))
     if args.quick:
-        portraits, audios, args.sentences = portraits[:2], audios[:1] + audios[-1:], 3
+        portraits, audios, args.sentences = portraits[:2], audios[:1] + audios[-1:], 2
     renders: dict[str, Row] = {}
-    renderers: dict[str, Any] = {}
+    synth: Row = {}
+    result: Row = {}
     for portrait in portraits:
-        renderers[portrait.stem] = renderer = make_renderer(portrait, args.size)
+        renderer = make_renderer(portrait, args.size)
         for name, audio, gap in audios:
             renders[f"{portrait.stem}/{name}"] = render_clip(renderer, audio, gap)
+        got = synthetic({portrait.stem: renderer}, args.sentences)
+        if got:
+            synth.update(got)
         print(f"  rendered {portrait.stem}", flush=True)
+        # written after every portrait: a long run stopped early keeps what it measured
+        result = report(args, real, renders, synth, t0)
     print_rows(f"renders ({args.size} px)", renders, TABLE)
-    synth = synthetic(renderers, args.sentences)
     if synth:
         print_rows("synthetic speech (espeak-ng): rendered opening vs exact phones", synth,
                    ("gt_r", "pbm_recall", "gap_std", "open_share", "interior"))
+    totals, passed, real_totals = result["median"], result["pass"], result["real_median"]
+    print("\nmedian over renders  (real speakers)  target  pass")
+    for k, v in totals.items():
+        print(f"  {k:14s} {v:8.3f}   ({real_totals.get(k, math.nan):6.3f})   "
+              f"{TARGETS[k]}  {'ok' if passed[k] else 'FAIL'}")
+    print(f"wrote {args.out} ({result['elapsed_s']:.0f} s)")
+    return 0
+
+
+def report(args: argparse.Namespace, real: dict[str, Row], renders: dict[str, Row],
+           synth: Row, t0: float) -> Row:
+    """The medians, pass/fail and every row, written to args.out."""
     rows = list(renders.values())
     totals: Row = {k: median_of(rows, k) for k in TABLE}
     if synth:
@@ -373,10 +406,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         totals["pbm_recall"] = median_of(list(synth.values()), "pbm_recall")
     real_totals = {k: median_of(list(real.values()), k) for k in TABLE[:-1]}
     passed = {k: verdict(float(v), k) for k, v in totals.items()}
-    print("\nmedian over renders  (real speakers)  target  pass")
-    for k, v in totals.items():
-        print(f"  {k:14s} {v:8.3f}   ({real_totals.get(k, math.nan):6.3f})   "
-              f"{TARGETS[k]}  {'ok' if passed[k] else 'FAIL'}")
     result = {"label": args.label, "size": args.size, "seconds": args.seconds,
               "elapsed_s": time.perf_counter() - t0, "median": totals, "pass": passed,
               "real_median": real_totals,
@@ -385,8 +414,7 @@ def main(argv: Sequence[str] | None = None) -> int:
               "renders": renders, "synthetic": synth}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(_clean(result), indent=1, sort_keys=True))
-    print(f"wrote {args.out} ({result['elapsed_s']:.0f} s)")
-    return 0
+    return result
 
 
 def _clean(obj: object) -> object:

@@ -190,7 +190,7 @@ def test_batch_equals_single_frames(face) -> None:  # noqa: ANN001
 
 def test_closed_mouth_portrait_opens_end_to_end(sample_portrait_path) -> None:  # noqa: ANN001
     """A closed-mouth portrait (the sample rendered with its lips pressed, analysed again):
-    jaw_open 1 re-measures as an open mouth (inner-lip gap >= 0.3 interocular) through the
+    jaw_open 1 re-measures as an open mouth (inner-lip gap >= 0.25 interocular) through the
     full renderer, compositors included; jaw_open 0 stays closed; the opening grows with jaw."""
     from talkcli.face.analyze import analyze_portrait, measure_face
     from talkcli.face.image import load_image
@@ -211,7 +211,9 @@ def test_closed_mouth_portrait_opens_end_to_end(sample_portrait_path) -> None:  
         gaps.append(m.mouth_gap)
     assert gaps[0] <= 0.1
     assert gaps[0] < gaps[1] < gaps[2]
-    assert gaps[2] >= 0.3
+    # (>= 0.3 before the interior was lit: a red-brown cavity at half the cheek's brightness
+    # reads a little narrower to the landmarker than a black hole did)
+    assert gaps[2] >= 0.25
     # ... and the painted interior is a mouth, not a lip: dark at its centre
     pts = r.deform(lat[2:3].numpy())[0]
     cx, cy = pts[[13, 14], :2].mean(0).round().int().tolist()

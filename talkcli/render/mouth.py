@@ -44,7 +44,7 @@ LOWER = regions.LIPS_INNER_LOWER
 # Points that move with the skull, not the jaw or lips: nose bridge/tip/base, inner eye corners.
 SKULL = (168, 6, 197, 195, 5, 4, 1, 133, 362, 98, 327)
 
-UPPER_TOOTH = 0.14       # visible upper-incisor length below the neutral upper lip, x mouth width
+UPPER_TOOTH = 0.12       # visible upper-incisor length below the neutral upper lip, x mouth width
 LOWER_TOOTH = 0.045      # lower-incisor height above the lower lip, x mouth width
 LOWER_SHADOW = 0.5       # darkening of the jaw's part of an open portrait's mouth, fully open
 ANCHOR = 0.42           # share of a portrait's open mouth that moves with each lip
