@@ -1,0 +1,132 @@
+"""Filling unknown pixels from the known ones around them, without copying any structure.
+
+One tool for two jobs: the background plate (the person area filled in from the background
+around it, renderer.py) and the frame margin where the framing reaches beyond the portrait
+(framing.py). A membrane (harmonic) fill takes the colour of the known pixels right at the
+boundary and varies smoothly away from it: what is past an image edge reads as that edge,
+softly extended, and can never contain a mirrored eye or face the way reflection padding does.
+The margin uses a blurred edge extension (each edge's own colours carried outward, more
+blurred the farther out), which keeps a dark suit dark where a membrane fill would fade it to
+the mean of all the edges.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+RELAX_ITERS = 40        # Jacobi relaxation steps per pyramid level
+GRAIN_SCALE = 1.0       # the margin's grain: this times the edge's own fine-detail std
+EDGE_BLUR = 0.6         # margin blur radius per px of distance from the image edge
+
+
+def membrane_fill(img: torch.Tensor, weight: torch.Tensor, iters: int = RELAX_ITERS
+                  ) -> torch.Tensor:
+    """(1, C, H, W) image premultiplied by a 0/1-ish weight -> the weight-0 area filled by a
+    harmonic interpolation of the known values: solved on the 2x coarser level first (known
+    = area means), upsampled, then relaxed by Jacobi steps with the known pixels held."""
+    h, w = img.shape[-2:]
+    fixed = weight > 0.98
+    value = img / weight.clamp_min(1e-6)
+    if not bool(fixed.any()):
+        return value
+    if min(h, w) <= 8 or bool(fixed.all()):
+        # coarsest level: start from the mean of what is known
+        mean = (value * fixed).sum((-2, -1), keepdim=True) / fixed.sum((-2, -1), keepdim=True)
+        guess = mean.expand_as(value)
+    else:
+        ci = F.avg_pool2d(img, 2, ceil_mode=True)
+        cw = F.avg_pool2d(weight, 2, ceil_mode=True)
+        coarse = membrane_fill(ci, cw, iters)
+        guess = F.interpolate(coarse, size=(h, w), mode="bilinear", align_corners=False)
+    keep = fixed.float()
+    cur = value * keep + guess * (1.0 - keep)
+    kernel = torch.tensor([[0.0, 0.25, 0.0], [0.25, 0.0, 0.25], [0.0, 0.25, 0.0]],
+                          dtype=img.dtype, device=img.device)
+    kernel = kernel.expand(img.shape[1], 1, 3, 3).contiguous()
+    for _ in range(iters):
+        avg = F.conv2d(F.pad(cur, (1, 1, 1, 1), mode="replicate"), kernel,
+                       groups=img.shape[1])
+        cur = value * keep + avg * (1.0 - keep)
+    return cur
+
+
+def extend_edges(image: np.ndarray, rect: tuple[int, int, int, int], grain: bool = True,
+                 seed: int = 0) -> np.ndarray:
+    """(H, W, C) or (H, W) float image that is real only inside `rect` (c0, r0, c1, r1:
+    columns c0..c1-1, rows r0..r1-1) -> the rest filled as a blurred continuation of the
+    nearest edge: a margin pixel at distance t from the rectangle takes the colour around its
+    nearest edge pixel, blurred over EDGE_BLUR * t (a dark suit continues dark, a wall as the
+    wall), plus (with `grain`) fine grain as strong as the edge's own (a noise-free band next
+    to a photo's texture reads as pasted on). Nothing is reflected, so no feature near the
+    edge can reappear beyond it. Pixels inside `rect` are returned unchanged."""
+    squeeze = image.ndim == 2
+    arr = np.ascontiguousarray(image[..., None] if squeeze else image, dtype=np.float32)
+    h, w = arr.shape[:2]
+    c0, r0, c1, r1 = max(0, rect[0]), max(0, rect[1]), min(w, rect[2]), min(h, rect[3])
+    if (c0, r0, c1, r1) == (0, 0, w, h):
+        return image
+    if c1 <= c0 or r1 <= r0:
+        out = np.full_like(arr, 0.5)
+    else:
+        out = _blurred_extension(arr, c0, r0, c1, r1)
+        amount = _edge_grain(arr, c0, r0, c1, r1) * GRAIN_SCALE if grain else 0.0
+        if amount > 0.0:
+            rng = np.random.default_rng(seed)
+            out = out + amount * rng.standard_normal((h, w, 1)).astype(np.float32)
+        out[r0:r1, c0:c1] = arr[r0:r1, c0:c1]
+    return out[..., 0] if squeeze else out
+
+
+def _blurred_extension(arr: np.ndarray, c0: int, r0: int, c1: int, r1: int) -> np.ndarray:
+    """Every pixel: the content blurred by EDGE_BLUR x its distance to the content, sampled
+    at the nearest content pixel. The blur comes from an area-mean pyramid of the content
+    (level L ~ a 2^L px blur), read bilinearly and blended between levels."""
+    h, w = arr.shape[:2]
+    content = torch.from_numpy(arr[r0:r1, c0:c1]).permute(2, 0, 1)[None]
+    levels = [content]
+    while min(levels[-1].shape[-2:]) > 2 and len(levels) < 12:
+        levels.append(F.avg_pool2d(levels[-1], 2, ceil_mode=True))
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32) + 0.5
+    nx, ny = np.clip(xs, c0 + 0.5, c1 - 0.5), np.clip(ys, r0 + 0.5, r1 - 0.5)
+    dist = np.hypot(xs - nx, ys - ny)
+    level = np.log2(np.maximum(EDGE_BLUR * dist, 1.0))
+    # grid in the content's normalised coordinates (align_corners=False: -1 and 1 are the
+    # outer edges of its border pixels; the same for every pyramid level)
+    gx = 2.0 * (nx - c0) / (c1 - c0) - 1.0
+    gy = 2.0 * (ny - r0) / (r1 - r0) - 1.0
+    grid = torch.from_numpy(np.stack([gx, gy], -1))[None]
+    out = np.zeros_like(arr)
+    lo = np.floor(level).astype(int)
+    frac = (level - lo)[..., None]
+    samples = [F.grid_sample(lv, grid, mode="bilinear", padding_mode="border",
+                             align_corners=False)[0].permute(1, 2, 0).numpy() for lv in levels]
+    top = len(levels) - 1
+    for k in range(top + 1):
+        lo_k = lo == k
+        hi_k = np.minimum(lo + 1, top) == k
+        out += np.where(lo_k[..., None], samples[k] * (1.0 - frac), 0.0)
+        out += np.where(hi_k[..., None], samples[k] * frac, 0.0)
+    return out.astype(np.float32)
+
+
+def _edge_grain(arr: np.ndarray, c0: int, r0: int, c1: int, r1: int, band: int = 6) -> float:
+    """Robust std of the fine detail (pixel minus its 3x3 mean) in a band of content along
+    its cut edges: how grainy the photo is where the fill starts."""
+    from scipy.ndimage import uniform_filter
+
+    h, w = arr.shape[:2]
+    grey = arr[r0:r1, c0:c1].mean(axis=2)
+    detail = np.abs(grey - uniform_filter(grey, 3, mode="nearest"))
+    strips = []
+    if c0 > 0:
+        strips.append(detail[:, :band])
+    if r0 > 0:
+        strips.append(detail[:band, :])
+    if c1 < w:
+        strips.append(detail[:, -band:])
+    if r1 < h:
+        strips.append(detail[-band:, :])
+    vals = np.concatenate([s.ravel() for s in strips]) if strips else np.zeros(0)
+    return float(1.4826 * np.median(vals)) if vals.size >= 16 else 0.0
