@@ -5,7 +5,7 @@ around it, renderer.py) and the frame margin where the framing reaches beyond th
 (framing.py). A membrane (harmonic) fill takes the colour of the known pixels right at the
 boundary and varies smoothly away from it: what is past an image edge reads as that edge,
 softly extended, and can never contain a mirrored eye or face the way reflection padding does.
-The margin uses a blurred edge extension (each edge's own colours carried outward, more
+The margin uses a blurred edge extension (each edge line's own colours carried outward, more
 blurred the farther out), which keeps a dark suit dark where a membrane fill would fade it to
 the mean of all the edges.
 """
@@ -18,7 +18,7 @@ import torch.nn.functional as F
 
 RELAX_ITERS = 40        # Jacobi relaxation steps per pyramid level
 GRAIN_SCALE = 1.0       # the margin's grain: this times the edge's own fine-detail std
-EDGE_BLUR = 0.6         # margin blur radius per px of distance from the image edge
+EDGE_BLUR = 1.0         # margin blur radius per px of distance from the image edge
 
 
 def membrane_fill(img: torch.Tensor, weight: torch.Tensor, iters: int = RELAX_ITERS
@@ -80,35 +80,54 @@ def extend_edges(image: np.ndarray, rect: tuple[int, int, int, int], grain: bool
 
 
 def _blurred_extension(arr: np.ndarray, c0: int, r0: int, c1: int, r1: int) -> np.ndarray:
-    """Every pixel: the content blurred by EDGE_BLUR x its distance to the content, sampled
-    at the nearest content pixel. The blur comes from an area-mean pyramid of the content
-    (level L ~ a 2^L px blur), read bilinearly and blended between levels."""
+    """Every pixel outside the rectangle: the image's outermost line on its side (the top,
+    bottom, left or right edge), blurred along that line by EDGE_BLUR x the distance from
+    the rectangle and read where the pixel projects onto it. Only the edge line is used, not
+    what lies inside it (a 2-D blur would pull hair or a face just inside the edge out into
+    the margin as a ghost); in the corners the two edges' values are blended by direction."""
     h, w = arr.shape[:2]
-    content = torch.from_numpy(arr[r0:r1, c0:c1]).permute(2, 0, 1)[None]
-    levels = [content]
-    while min(levels[-1].shape[-2:]) > 2 and len(levels) < 12:
-        levels.append(F.avg_pool2d(levels[-1], 2, ceil_mode=True))
+    content = arr[r0:r1, c0:c1]
     ys, xs = np.mgrid[0:h, 0:w].astype(np.float32) + 0.5
-    nx, ny = np.clip(xs, c0 + 0.5, c1 - 0.5), np.clip(ys, r0 + 0.5, r1 - 0.5)
-    dist = np.hypot(xs - nx, ys - ny)
-    level = np.log2(np.maximum(EDGE_BLUR * dist, 1.0))
-    # grid in the content's normalised coordinates (align_corners=False: -1 and 1 are the
-    # outer edges of its border pixels; the same for every pyramid level)
-    gx = 2.0 * (nx - c0) / (c1 - c0) - 1.0
-    gy = 2.0 * (ny - r0) / (r1 - r0) - 1.0
-    grid = torch.from_numpy(np.stack([gx, gy], -1))[None]
-    out = np.zeros_like(arr)
+    dx = np.maximum(np.maximum(c0 - xs, xs - c1), 0.0)     # px outside, horizontally
+    dy = np.maximum(np.maximum(r0 - ys, ys - r1), 0.0)
+    sigma = EDGE_BLUR * np.hypot(dx, dy)
+    u = np.clip(xs - c0, 0.5, c1 - c0 - 0.5)               # position along a top/bottom line
+    v = np.clip(ys - r0, 0.5, r1 - r0 - 0.5)               # ... along a left/right line
+    band = min(2, content.shape[0], content.shape[1])
+    top, bottom = content[:band].mean(0), content[-band:].mean(0)       # (Wc, C)
+    left, right = content[:, :band].mean(1), content[:, -band:].mean(1)  # (Hc, C)
+    horiz = np.where((ys < r0)[..., None], _line_at(top, u, sigma), _line_at(bottom, u, sigma))
+    vert = np.where((xs < c0)[..., None], _line_at(left, v, sigma), _line_at(right, v, sigma))
+    wh = (dy / np.maximum(dx + dy, 1e-6))[..., None]
+    return (wh * horiz + (1.0 - wh) * vert).astype(np.float32)
+
+
+def _line_at(line: np.ndarray, pos: np.ndarray, sigma: np.ndarray) -> np.ndarray:
+    """(N, C) line read at positions `pos` (px, pixel centres at k + 0.5) after a blur of about
+    `sigma` px: an area-mean pyramid of the line (level L ~ 2^L px), linear between levels."""
+    levels = [line.astype(np.float64)]
+    while levels[-1].shape[0] > 1 and len(levels) < 16:
+        prev = levels[-1]
+        if prev.shape[0] % 2:
+            prev = np.concatenate([prev, prev[-1:]])
+        levels.append(0.5 * (prev[0::2] + prev[1::2]))
+    level = np.clip(np.log2(np.maximum(sigma, 1.0)), 0.0, len(levels) - 1)
     lo = np.floor(level).astype(int)
     frac = (level - lo)[..., None]
-    samples = [F.grid_sample(lv, grid, mode="bilinear", padding_mode="border",
-                             align_corners=False)[0].permute(1, 2, 0).numpy() for lv in levels]
-    top = len(levels) - 1
-    for k in range(top + 1):
-        lo_k = lo == k
-        hi_k = np.minimum(lo + 1, top) == k
-        out += np.where(lo_k[..., None], samples[k] * (1.0 - frac), 0.0)
-        out += np.where(hi_k[..., None], samples[k] * frac, 0.0)
-    return out.astype(np.float32)
+    out = np.zeros(pos.shape + (line.shape[1],))
+    for k, lv in enumerate(levels):
+        near = (lo == k) | (np.minimum(lo + 1, len(levels) - 1) == k)
+        if not near.any():
+            continue
+        # pixel centres of level k sit at (j + 0.5) * 2^k in line px
+        centres = (np.arange(lv.shape[0]) + 0.5) * 2.0**k
+        p = pos[near]
+        vals = np.stack([np.interp(p, centres, lv[:, c]) for c in range(lv.shape[1])], -1)
+        wk = np.where((lo == k)[near], 1.0 - frac[near][:, 0], 0.0)
+        wk = wk + np.where((np.minimum(lo + 1, len(levels) - 1) == k)[near] & (lo != k)[near],
+                           frac[near][:, 0], 0.0)
+        out[near] += wk[:, None] * vals
+    return out
 
 
 def _edge_grain(arr: np.ndarray, c0: int, r0: int, c1: int, r1: int, band: int = 6) -> float:
