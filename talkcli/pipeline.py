@@ -376,6 +376,19 @@ def _libc() -> ctypes.CDLL | None:
     return libc
 
 
+def camera_distance(preset: Any, latents: np.ndarray) -> float:
+    """The static head distance, rendered as a camera move (render/framing.py): the preset's
+    head.distance, or for a saved motion file 1 / the head_scale it starts at (motion files
+    keep head_scale absolute, so old and new files both render as a camera move)."""
+    if preset is not None:
+        return float(preset.head.distance)
+    scale = float(np.median(latents[:, CHANNELS.index("head_scale")]))
+    distance = 1.0 / max(scale, 1e-6)
+    if abs(distance - 1.0) < 0.01:
+        return 1.0   # the frame-to-frame lean of speech, not a camera placement
+    return float(np.clip(distance, 0.5, 2.0))
+
+
 def _read_transcript(path: Path | None) -> str | None:
     if path is None:
         return None
@@ -490,7 +503,8 @@ def render_video(request: RenderRequest,
     _release_free_memory()
 
     renderer = Renderer(rig, size=req.size, framing=req.framing, device=device,
-                        max_batch=req.chunk_frames)
+                        max_batch=req.chunk_frames, distance=camera_distance(preset, first))
+    warnings = [*warnings, *renderer.framing_notes]  # a tight portrait, a filled margin
     width, height = (int(v) for v in renderer.output_size)
     t_load = time.perf_counter() - t_start - batches.seconds  # motion is timed apart
 

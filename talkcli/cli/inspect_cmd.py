@@ -16,7 +16,10 @@ from talkcli.outputs import check_writable_dir, os_reason
 
 
 def _summary(path: Path, rig: Any, elapsed_s: float) -> dict[str, Any]:
+    from talkcli.render.framing import plan_framing
+
     pose = rig.pose
+    plan = plan_framing(rig, "face")
     return {
         "portrait": str(path),
         "width": rig.width,
@@ -32,6 +35,8 @@ def _summary(path: Path, rig: Any, elapsed_s: float) -> dict[str, Any]:
         "interocular_px": round(float(rig.interocular), 1),
         "iris_left": [round(float(v), 1) for v in rig.iris_left[0]],
         "iris_right": [round(float(v), 1) for v in rig.iris_right[0]],
+        "framing": plan.to_dict(),       # the default face framing on this portrait
+        "warnings": list(plan.notes),
         "elapsed_s": round(elapsed_s, 3),
     }
 
@@ -51,6 +56,7 @@ def _print_table(info: dict[str, Any], overlay: Path | None) -> None:
                  f"roll {info['roll']:+.1f}°"),
         ("face height", f"{info['face_height_px']:.0f} px"),
         ("interocular", f"{info['interocular_px']:.1f} px"),
+        ("face framing", _framing_text(info["framing"])),
         ("time", f"{info['elapsed_s']:.2f} s"),
     ]
     if overlay is not None:
@@ -58,6 +64,15 @@ def _print_table(info: dict[str, Any], overlay: Path | None) -> None:
     for name, value in rows:
         table.add_row(name, value)
     out_console.print(table)
+
+
+def _framing_text(plan: dict[str, Any]) -> str:
+    x0, y0, x1, y1 = plan["box"]
+    text = f"({x0:.0f}, {y0:.0f}) - ({x1:.0f}, {y1:.0f}) px"
+    if plan["shrunk"]:
+        text += f", closer than wanted ({plan['wanted_side_px']:.0f} px): portrait too tight"
+    far = plan["max_distance_without_fill"]
+    return text + f"; head.distance up to {far:.2f} without edge fill"
 
 
 def _check_overlay_path(path: Path, overwrite: bool) -> None:
@@ -122,3 +137,5 @@ def inspect(
         typer.echo(json.dumps(info))
     elif not quiet:
         _print_table(info, output)
+        for note in info["warnings"]:
+            err_console.print(f"[yellow]warning:[/] {note}")

@@ -80,6 +80,7 @@ BROW_RAISE_CM = 0.9       # whole brows up
 BROW_LOWER_CM = 0.8      # whole brows down (frown)
 BROW_PINCH_CM = 0.45      # inner brow ends together (frown)
 BROW_INNER_CM = 0.7       # inner brow ends up (sad)
+LEAN_FALLOFF = (-0.15, 2.0)   # face heights below the chin where a lean's pull fades out
 
 
 def _smoothstep(e0: float, e1: float, x: np.ndarray) -> np.ndarray:
@@ -102,6 +103,7 @@ class Geometry:
     jaw_slide: float = 0.0   # cm the jaw slides down at jaw_open = 1 (see _jaw_slide)
     rest_close: np.ndarray | None = None  # (N, 3) output px closing an open portrait's mouth
     rest_jaw: float = 0.0    # jaw_open at which an open portrait shows its own opening
+    lean_weight: np.ndarray | None = None  # (N,) how far head_scale (leaning) carries a point
 
     @property
     def count(self) -> int:
@@ -266,6 +268,7 @@ def build_geometry(mesh: np.ndarray, pose: HeadPose, scale: float, width: int, h
     span = 0.15 * max(width, height)
     head_w[MESH_N:] *= _smoothstep(0.02 * span, span, edge[MESH_N:])
     head_w[kind == -1] = 0.0
+    lean_w = _lean_weight(below, edge, span, kind)
 
     # --- jaw ----------------------------------------------------------------------------
     jaw_w = _jaw_weight(mc, canon)
@@ -298,7 +301,8 @@ def build_geometry(mesh: np.ndarray, pose: HeadPose, scale: float, width: int, h
         rest_jaw = float(np.clip(gap0 / JAW_TARGET_GAP, *REST_JAW_RANGE))
     return Geometry(points=allp, head_weight=head_w, jaw_weight=jaw_w, basis=basis_out,
                     jaw_pivot=jaw_pivot, jaw_axis_a=frame.a, head_pivot=head_pivot, rot0=rot0,
-                    jaw_slide=slide, rest_close=rest_close, rest_jaw=rest_jaw)
+                    jaw_slide=slide, rest_close=rest_close, rest_jaw=rest_jaw,
+                    lean_weight=lean_w)
 
 
 def _rest_close(mc: np.ndarray, canon: np.ndarray, jaw_w: np.ndarray) -> np.ndarray:
@@ -327,6 +331,19 @@ def _rest_close(mc: np.ndarray, canon: np.ndarray, jaw_w: np.ndarray) -> np.ndar
     mesh_d[up + lo] = dm[up + lo]
     d[:MESH_N] = mesh_d
     return d
+
+
+def _lean_weight(below: np.ndarray, edge: np.ndarray, span: float, kind: np.ndarray
+                 ) -> np.ndarray:
+    """How far the frame-to-frame head_scale (leaning toward and away from the camera)
+    carries each control point: 1 on the head, fading over LEAN_FALLOFF face heights below
+    the chin, so the neck and shoulders come along (a lean moves the upper body; scaling
+    the head alone over a still neck reads as a seam), 0 at the frame border."""
+    w = 1.0 - _smoothstep(LEAN_FALLOFF[0], LEAN_FALLOFF[1], below)
+    w *= _smoothstep(0.02 * span, span, edge)
+    w[:MESH_N] = 1.0
+    w[kind == -1] = 0.0
+    return w
 
 
 def _jaw_slide(points: np.ndarray, jaw_w: np.ndarray, pivot: np.ndarray, a: np.ndarray,
@@ -634,11 +651,16 @@ def rotation_batch(yaw: torch.Tensor, pitch: torch.Tensor, roll: torch.Tensor) -
 class Deformer:
     """Per-frame deformation of the control points, batched in torch on one device."""
 
-    def __init__(self, geo: Geometry, device: torch.device) -> None:
+    def __init__(self, geo: Geometry, device: torch.device, distance: float = 1.0) -> None:
+        """`distance`: the camera distance the frame was framed at (render/framing.py): the
+        latents' head_scale is absolute, so head_scale * distance is the lean to render."""
         f32: dict[str, Any] = {"dtype": torch.float32, "device": device}
         self.device = device
+        self.distance = float(distance)
         self.points = torch.as_tensor(geo.points, **f32)
         self.head_w = torch.as_tensor(geo.head_weight, **f32)[None, :, None]
+        lean = geo.head_weight if geo.lean_weight is None else geo.lean_weight
+        self.lean_w = torch.as_tensor(lean, **f32)[None, :, None]
         self.jaw_w = torch.as_tensor(geo.jaw_weight, **f32)[None, :, None]
         self.basis = torch.as_tensor(geo.basis.reshape(len(BASIS_CHANNELS), -1), **f32)
         self.basis_idx = torch.as_tensor([index(c) for c in BASIS_CHANNELS], device=device)
@@ -695,10 +717,12 @@ class Deformer:
                             lat[:, self.i["head_pitch"]] * PITCH_GAIN + pitch0,
                             lat[:, self.i["head_roll"]] + roll0)
         mh = self.flip @ rn @ self.rot0_t @ self.flip
-        scale = lat[:, self.i["head_scale"]][:, None, None]
         rel = p - self.head_pivot
-        moved = self.head_pivot + scale * (rel @ mh.transpose(1, 2))
-        return p + self.head_w * (moved - p)
+        turned = p + self.head_w * (self.head_pivot + rel @ mh.transpose(1, 2) - p)
+        # head_scale: the static part is the camera's distance (already in the framing); what
+        # is left, leaning in and out, scales about the pivot with the neck and shoulders
+        lean = lat[:, self.i["head_scale"]][:, None, None] * self.distance - 1.0
+        return turned + self.lean_w * lean * (turned - self.head_pivot)
 
 
 def crease_boxes(mesh: np.ndarray, interocular: float) -> list[tuple[float, float, float, float]]:

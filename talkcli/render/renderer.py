@@ -22,11 +22,11 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from talkcli.face.rig import FaceRig
 from talkcli.motion.latent import CHANNELS
 from talkcli.render.eyes import EyeCompositor
+from talkcli.render.fill import membrane_fill
 from talkcli.render.framing import frame_rig
 from talkcli.render.geometry import (
     MESH_N,
@@ -40,7 +40,6 @@ from talkcli.render.mouth import MouthCompositor
 from talkcli.render.warp import Box, DenseMap, sample
 
 SUB_BATCH = 4          # frames per full-resolution pass (keeps big temporaries < 32 MB)
-PLATE_ITERS = 40       # Jacobi relaxation steps per pyramid level of the plate fill
 
 
 @functools.cache
@@ -61,12 +60,20 @@ class Renderer:
     """Build once per portrait; `render` turns (B, C) latents into (B, H, W, 3) uint8."""
 
     def __init__(self, rig: FaceRig, size: int = 512, framing: str = "face",
-                 device: torch.device | str = "cpu", max_batch: int = 64) -> None:
+                 device: torch.device | str = "cpu", max_batch: int = 64, *,
+                 distance: float = 1.0) -> None:
+        """`distance`: the camera's distance (preset head.distance; > 1 = farther), a change
+        of framing (render/framing.py). Latents stay absolute: a head_scale of 1/distance is
+        the head at that distance, and only head_scale * distance - 1 (speech leaning in
+        and out) is rendered as head motion."""
         _raise_mmap_threshold()
         self.device = torch.device(device)
         self.max_batch = max(1, int(max_batch))
-        framed = frame_rig(rig, size, framing)
+        framed = frame_rig(rig, size, framing, distance)
         self.framed = framed
+        self.distance = float(distance)
+        # what the user should know about the framing (a tight portrait, a filled margin)
+        self.framing_notes: tuple[str, ...] = framed.plan.notes if framed.plan else ()
         width, height = framed.size
         self.output_size: tuple[int, int] = (width, height)
         dev = self.device
@@ -89,7 +96,7 @@ class Renderer:
         geo = build_geometry(framed.points, rig.pose, framed.scale, width, height,
                              framed.interocular, framed.face_height)
         self.geometry = geo
-        self.deformer = Deformer(geo, dev)
+        self.deformer = Deformer(geo, dev, distance=self.distance)
         self.pose0 = pose_angles(rig.pose)
         self.map = DenseMap(geo.points[:, :2], width, height, dev,
                             walk_boxes=crease_boxes(framed.points, framed.interocular),
@@ -208,35 +215,5 @@ def _background_plate(image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     residual would travel with the head as a halo)."""
     hole = (mask > 0.0).float()
     known = 1.0 - hole
-    filled = _membrane_fill(image[None] * known[None], known[None])[0]
+    filled = membrane_fill(image[None] * known[None], known[None])[0]
     return image * known + filled * hole
-
-
-def _membrane_fill(img: torch.Tensor, weight: torch.Tensor, level: int = 0) -> torch.Tensor:
-    """(1, C, H, W) image premultiplied by a 0/1-ish weight -> the weight-0 area filled by a
-    harmonic interpolation of the known values: solved on the 2x coarser level first (known
-    = area means), upsampled, then relaxed by Jacobi steps with the known pixels held."""
-    h, w = img.shape[-2:]
-    fixed = weight > 0.98
-    value = img / weight.clamp_min(1e-6)
-    if not bool(fixed.any()):
-        return value
-    if min(h, w) <= 8 or bool(fixed.all()):
-        # coarsest level: start from the mean of what is known
-        mean = (value * fixed).sum((-2, -1), keepdim=True) / fixed.sum((-2, -1), keepdim=True)
-        guess = mean.expand_as(value)
-    else:
-        ci = F.avg_pool2d(img, 2, ceil_mode=True)
-        cw = F.avg_pool2d(weight, 2, ceil_mode=True)
-        coarse = _membrane_fill(ci, cw, level + 1)
-        guess = F.interpolate(coarse, size=(h, w), mode="bilinear", align_corners=False)
-    keep = fixed.float()
-    cur = value * keep + guess * (1.0 - keep)
-    kernel = torch.tensor([[0.0, 0.25, 0.0], [0.25, 0.0, 0.25], [0.0, 0.25, 0.0]],
-                          dtype=img.dtype, device=img.device)
-    kernel = kernel.expand(img.shape[1], 1, 3, 3).contiguous()
-    for _ in range(PLATE_ITERS):
-        avg = F.conv2d(F.pad(cur, (1, 1, 1, 1), mode="replicate"), kernel,
-                       groups=img.shape[1])
-        cur = value * keep + avg * (1.0 - keep)
-    return cur
