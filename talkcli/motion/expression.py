@@ -41,15 +41,14 @@ EMOTIONS: dict[str, EmotionStyle] = {
 }
 
 
-def emotion_channels(s: EmotionStyle, activity: np.ndarray, jaw_open: np.ndarray,
+def emotion_channels(s: EmotionStyle, activity: np.ndarray,
                      speech_brows: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Per-frame values of the face channels an emotion drives, speech's brow raises added.
     A talking speaker (activity 1) smiles a little less than one in a pause."""
     act = np.asarray(activity, dtype=np.float32)
-    jaw = np.asarray(jaw_open, dtype=np.float32)
     brows = np.zeros_like(act) if speech_brows is None else speech_brows
     # (not modulated by the jaw: a smile that follows every syllable flickers)
-    smile = s.smile * (1.1 - 0.2 * act) + 0.0 * jaw
+    smile = s.smile * (1.1 - 0.2 * act)
     return {
         "brow_raise": np.clip(s.brow_raise + brows, 0, 1),
         "smile": np.clip(smile, 0, 1),
@@ -71,7 +70,7 @@ def still_latents(name: str, intensity: float, frames: int = 1) -> np.ndarray:
     s = scaled_style(name, intensity)
     out = neutral(frames)
     zeros = np.zeros(frames, np.float32)
-    for ch, arr in emotion_channels(s, zeros, zeros).items():
+    for ch, arr in emotion_channels(s, zeros).items():
         out[:, index(ch)] = arr
     return out
 
