@@ -33,21 +33,22 @@ EMOTIONS: dict[str, EmotionStyle] = {
                           head_gain=1.15, blink_gain=1.05),
     "sad": EmotionStyle(mouth_frown=0.9, brow_inner=0.9, brow_frown=0.1, eye_squint=0.25,
                         head_pitch=-4.0, head_gain=0.7, blink_gain=0.9),
-    "angry": EmotionStyle(brow_frown=1.0, eye_squint=0.1, head_pitch=-1.5, head_gain=1.1),
-    "surprised": EmotionStyle(brow_raise=0.9, eye_squint=-0.8, head_pitch=2.0,
+    # anger's glare (AU5, upper lids up) under the lowered brows (AU4)
+    "angry": EmotionStyle(brow_frown=1.0, eye_squint=-0.3, head_pitch=-1.5, head_gain=1.1),
+    "surprised": EmotionStyle(brow_raise=1.0, eye_squint=-0.8, head_pitch=2.0,
                               head_gain=1.1, blink_gain=0.8),
     "calm": EmotionStyle(smile=0.15, eye_squint=0.1, head_gain=0.75, blink_gain=0.85),
 }
 
 
-def emotion_channels(s: EmotionStyle, activity: np.ndarray, jaw_open: np.ndarray,
+def emotion_channels(s: EmotionStyle, activity: np.ndarray,
                      speech_brows: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Per-frame values of the face channels an emotion drives, speech's brow raises added.
-    A talking speaker (activity 1) or a wide-open jaw smiles a little less."""
+    A talking speaker (activity 1) smiles a little less than one in a pause."""
     act = np.asarray(activity, dtype=np.float32)
-    jaw = np.asarray(jaw_open, dtype=np.float32)
     brows = np.zeros_like(act) if speech_brows is None else speech_brows
-    smile = s.smile * (1.1 - 0.2 * act) * (1.0 - 0.25 * jaw)
+    # (not modulated by the jaw: a smile that follows every syllable flickers)
+    smile = s.smile * (1.1 - 0.2 * act)
     return {
         "brow_raise": np.clip(s.brow_raise + brows, 0, 1),
         "smile": np.clip(smile, 0, 1),
@@ -69,7 +70,7 @@ def still_latents(name: str, intensity: float, frames: int = 1) -> np.ndarray:
     s = scaled_style(name, intensity)
     out = neutral(frames)
     zeros = np.zeros(frames, np.float32)
-    for ch, arr in emotion_channels(s, zeros, zeros).items():
+    for ch, arr in emotion_channels(s, zeros).items():
         out[:, index(ch)] = arr
     return out
 

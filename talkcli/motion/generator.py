@@ -126,8 +126,7 @@ class MotionGenerator:
         out[:, index("gaze_pitch")] = gp
         act = an.activity[f0:f1]
         brow = E.brow_evaluate(an.brows, self.fps, f0, f1)
-        jaw = an.lip_frames["jaw_open"][f0:f1]
-        for name, arr in E.emotion_channels(s, act, jaw, brow).items():
+        for name, arr in E.emotion_channels(s, act, brow).items():
             out[:, index(name)] = arr
         return out
 

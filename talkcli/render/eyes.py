@@ -193,7 +193,8 @@ class EyeCompositor:
         for k in range(LID_BINS):
             lo_u, hi_u = -0.5 + k / LID_BINS, -0.5 + (k + 1) / LID_BINS
             part = pixels[:, skin & (u >= lo_u - 0.05) & (u < hi_u + 0.05)]
-            cols.append(part.median(dim=1).values if part.shape[1] >= 3 else eye.lid)
+            # a little below the median: the lid must not come out lighter than its skin
+            cols.append(part.quantile(0.4, dim=1) if part.shape[1] >= 3 else eye.lid)
         centres = torch.linspace(-0.5 + 0.5 / LID_BINS, 0.5 - 0.5 / LID_BINS, LID_BINS,
                                  device=self.device)
         table = torch.stack(cols, 1)                      # (3, LID_BINS)
@@ -279,7 +280,13 @@ class EyeCompositor:
         along = soft_step((0.5 - px.u.abs()) * lc)
         # 1 from just below the lash line up to the lid's top, fading into the warped skin
         a = (soft_step(d + 1.0) * ((c + feather - d) / (2.0 * feather)).clamp(0.0, 1.0)
-             * along * (c / 1.5).clamp(max=1.0))
+             * along * (c / 0.75).clamp(max=1.0))
+        # where the lids touch or cross, whatever the warp squeezed between them near the
+        # corners (a sliver of sclera) is lid too, however little the lid came down there
+        closure = (cover.amax(1) / (0.8 * eye.opening0 * frame.length / eye.width0)).clamp(
+            0.0, 1.0).view(-1, 1, 1)                # this frame's blink, 0 open .. 1 shut
+        shut = px.lookup(soft_step((frame.v_up - frame.v_low) * length + 1.5)) * closure
+        a = torch.maximum(a, shut * soft_step(d + 1.0) * soft_step(c + 2.5 - d) * along)
         s = (d / c.clamp_min(1.0)).clamp(0.0, 1.0)           # 0 at the lash line, 1 at the top
         k = (1.0 - s).pow(4)       # darker near the lash line only (a wide dark band
         # reads as an eye still open to the landmarker and to a viewer)

@@ -58,6 +58,7 @@ DEPTH_SMOOTH_ITERS = 4
 MAX_DEPTH_SLOPE = 1.6      # cot of the largest turn (~32°) that folds no triangle
 BLINK_MEET = 0.12         # where the lids meet, fraction of the opening above the lower lid
 BLINK_OVERLAP = 0.14      # the upper lid comes this far past the meeting line
+LOWER_LID_PUSH = 0.11     # lower lid rise (x opening) of a lower_only _blink at 1
 BLINK_SMOOTH_ITERS = 6  # relaxation of the lid skin's displacement (see _relax)
 WIDE_CORNER = 0.7         # cm each lip corner moves out at mouth_wide = 1
 ROUND_CORNER = 0.8        # cm each lip corner moves in at mouth_round = 1
@@ -73,10 +74,10 @@ REST_LOWER_SHARE = 0.7
 REST_JAW_RANGE = (0.15, 0.8)
 # Emotion channels, cm at 1 (calibrated so intensity-1 emotions re-measure near one actor's
 # acted ones, bench/emotion_offsets.py: the landmarker reads about half of a warped motion)
-SMILE_LIFT_CM = 0.85      # mouth corners up
+SMILE_LIFT_CM = 1.0       # mouth corners up
 SMILE_CHEEK_CM = 0.2     # cheeks up
 FROWN_DROP_CM = 0.9       # mouth corners down
-BROW_RAISE_CM = 0.9       # whole brows up
+BROW_RAISE_CM = 1.0       # whole brows up
 BROW_LOWER_CM = 0.8      # whole brows down (frown)
 BROW_PINCH_CM = 0.45      # inner brow ends together (frown)
 BROW_INNER_CM = 0.7       # inner brow ends up (sad)
@@ -581,9 +582,9 @@ def _blink(mc: np.ndarray, side: str, lower_only: bool = False) -> np.ndarray:
     # is eased below, so the displacement falls to zero there without a crease
     du[[0, -1]] = 0.0
     dl[[0, -1]] = 0.0
-    if lower_only:
+    if lower_only:              # the cheeks push the lower lid up (a smile): AU6
         du[:] = 0.0
-        dl = 0.4 * dl
+        dl = LOWER_LID_PUSH * (up - lo)
     d = np.zeros_like(mc)
     order_u, order_l = np.argsort(up[:, 0]), np.argsort(lo[:, 0])
     x0, x1 = up[:, 0].min(), up[:, 0].max()
