@@ -4,8 +4,8 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install demo test test-fast lint bench bench-motion bench-render bench-realism bench-mouth \
-	bench-stream bench-provenance clean fuzz system-ffmpeg
+.PHONY: install demo test test-fast lint bench bench-motion bench-render bench-render-quick \
+	bench-realism bench-mouth bench-stream bench-provenance clean fuzz system-ffmpeg
 
 # Torch is pinned and installed first: an unpinned torch would pull GBs of CUDA packages.
 $(STAMP): pyproject.toml
@@ -64,14 +64,19 @@ bench-mouth: $(STAMP)
 	  && apt-get install -y -qq espeak-ng >/dev/null; } || echo "espeak-ng unavailable"
 	nice -n 10 $(PY) bench/mouth.py
 
-bench-render: $(STAMP)
-	$(PY) bench/render_speed.py
-
 # talkcli stream measured from outside: startup, mouth-open latency, cadence, drops, a
 # sustained run (SUSTAIN_S seconds; the target is 600) and quality against render.
 SUSTAIN_S ?= 600
 bench-stream: $(STAMP)
 	$(PY) bench/stream_latency.py --sustain-s $(SUSTAIN_S)
+
+# 512² for 1 and 10 min, 256² and 1024² for 1 min (~8 min on a quiet 2-core machine);
+# the quick one: 20 s and 60 s at 512², 20 s at the other sizes.
+bench-render: $(STAMP)
+	$(PY) bench/render_speed.py
+
+bench-render-quick: $(STAMP)
+	$(PY) bench/render_speed.py --quick --output bench/results/render_quick.json
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache demo.mp4
