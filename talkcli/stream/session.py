@@ -206,9 +206,13 @@ class Session:
             if self._last_image is not None and time.monotonic() > deadline + period:
                 # behind the clock: the slots already past repeat the last image (their
                 # motion is consumed, so the audio stays in step), then render afresh
-                while time.monotonic() > t0 + (i + 1) * period and not self._finished(i):
-                    self._fill_timeline(i, pad=True)
-                    self.motion.take(1)
+                missed = int((time.monotonic() - t0) / period) - i
+                # one motion call for all of them (per-frame calls would fall further back)
+                self._fill_timeline(i, pad=True, want=missed)
+                self.motion.take(missed)
+                for _ in range(missed):
+                    if self._finished(i):
+                        return
                     yield self._emit(i, self._last_image, True)
                     i += 1
                 continue
