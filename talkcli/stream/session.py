@@ -7,8 +7,10 @@ Just before that (its render time ahead) the engine moves queued audio onto the 
 up to i / fps + LOOKAHEAD_S, padding with silence if the queue runs dry, so speech that
 arrives at wall time w is on screen at about w + LOOKAHEAD_S + one frame: the latency
 bound. Audio that arrives faster than real time waits in the queue and plays out in
-order. A frame that cannot be rendered before its slot repeats the previous image (a
-dropped frame, counted) so the cadence and the audio stay in step.
+order. When the engine falls behind the clock (a loaded machine), the slots already past
+repeat the previous image (dropped frames, counted; their motion and audio are still
+consumed) and the next frame is rendered fresh: the output keeps the wall-clock frame
+count and stays in step with the audio, and the newest frame is always the one drawn.
 
 Without the clock (`realtime=False`: a file given whole), frames are produced as fast as
 the renderer goes, in small batches, and the stream ends after the last audio frame.
@@ -201,19 +203,27 @@ class Session:
             if self._finished(i):
                 return
             deadline = t0 + i * period
+            if self._last_image is not None and time.monotonic() > deadline + period:
+                # behind the clock: the slots already past repeat the last image (their
+                # motion is consumed, so the audio stays in step), then render afresh
+                missed = int((time.monotonic() - t0) / period) - i
+                # one motion call for all of them (per-frame calls would fall further back)
+                self._fill_timeline(i, pad=True, want=missed)
+                self.motion.take(missed)
+                for _ in range(missed):
+                    if self._finished(i):
+                        return
+                    yield self._emit(i, self._last_image, True)
+                    i += 1
+                continue
             _sleep_until(deadline - self._render_s - 0.004, self._closed)
             self._fill_timeline(i, pad=True)
             latents = self.motion.take(1)
-            late = time.monotonic() > deadline + period
-            if late and self._last_image is not None:
-                image, repeated = self._last_image, True
-            else:
-                t_r = time.monotonic()
-                image = self._render(latents)[0]
-                self._render_s = 0.8 * self._render_s + 0.2 * (time.monotonic() - t_r)
-                repeated = False
+            t_r = time.monotonic()
+            image = self._render(latents)[0]
+            self._render_s = 0.8 * self._render_s + 0.2 * (time.monotonic() - t_r)
             _sleep_until(deadline, self._closed)
-            yield self._emit(i, image, repeated)
+            yield self._emit(i, image, False)
             i += 1
 
     def _batch_frames(self) -> Iterator[Frame]:
