@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install demo test test-fast lint bench bench-motion bench-render bench-realism clean
+.PHONY: install demo test test-fast lint bench bench-motion bench-render bench-realism bench-provenance clean
 
 # Torch is pinned and installed first: an unpinned torch would pull GBs of CUDA packages.
 $(STAMP): pyproject.toml
@@ -29,7 +29,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check talkcli tests bench scripts
 	$(VENV)/bin/mypy talkcli
 
-bench: bench-motion bench-render bench-realism
+bench: bench-motion bench-render bench-realism bench-provenance
 
 # The lip benchmark needs espeak-ng (phone timings); it skips itself cleanly without it.
 bench-motion: $(STAMP)
@@ -43,6 +43,10 @@ bench-realism: $(STAMP)
 
 bench-render: $(STAMP)
 	$(PY) bench/render_speed.py
+
+# Watermark robustness + false positives (dev-assets used when present), C2PA, PSNR, cost.
+bench-provenance: $(STAMP)
+	$(PY) bench/provenance.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache demo.mp4
