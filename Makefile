@@ -45,7 +45,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check talkcli tests bench scripts
 	$(VENV)/bin/mypy talkcli
 
-bench: bench-motion bench-render bench-realism bench-mouth
+bench: bench-motion bench-render bench-realism bench-mouth bench-stream bench-provenance
 
 # The lip benchmark needs espeak-ng (phone timings); it skips itself cleanly without it.
 bench-motion: $(STAMP)
@@ -77,6 +77,10 @@ bench-render: $(STAMP)
 
 bench-render-quick: $(STAMP)
 	$(PY) bench/render_speed.py --quick --output bench/results/render_quick.json
+
+# Watermark robustness + false positives (dev-assets used when present), C2PA, PSNR, cost.
+bench-provenance: $(STAMP)
+	$(PY) bench/provenance.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache demo.mp4

@@ -155,3 +155,19 @@ def test_unmarked_clip_exits_6_and_a_corrupt_one_3(tmp_path: Path, sample_face_c
     corrupt = tmp_path / "corrupt.mp4"
     corrupt.write_bytes(clip.read_bytes()[:300])
     assert runner.invoke(app, ["verify", str(corrupt)]).exit_code == 3
+
+
+def test_a_changed_byte_breaks_the_manifest_but_not_the_watermark(rendered, tmp_path: Path) -> None:  # noqa: ANN001,E501
+    out, _ = rendered
+    data = bytearray(out.read_bytes())
+    data[len(data) - 5000] ^= 0xFF  # inside the media data
+    tampered = tmp_path / "tampered.mp4"
+    tampered.write_bytes(bytes(data))
+    result = runner.invoke(app, ["verify", str(tampered), "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["c2pa"]["found"] and not report["c2pa"]["valid"]
+    assert "assertion.bmffHash.mismatch" in report["c2pa"]["failures"]
+    assert report["watermark"]["found"]
+    table = runner.invoke(app, ["verify", str(tampered)])
+    assert "INVALID" in table.stdout
