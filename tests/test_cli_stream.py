@@ -46,9 +46,11 @@ def test_rgb24_file_and_stats(tmp_path: Path, sample_portrait_path: Path,
     out, stats = tmp_path / "o.rgb", tmp_path / "s.json"
     r = CliRunner().invoke(app, ["stream", str(sample_portrait_path), "--audio", str(short_wav),
                                  "--format", "rgb24", "--size", str(SIZE), "-o", str(out),
-                                 "--stats", str(stats), "--quiet"])
+                                 "--stats", str(stats), "--quiet", "--json"])
     assert r.exit_code == 0, r.output
     n = frame_count(2.0, 25)
+    summary = json.loads(r.stdout)  # --json: one object on stdout, nothing else
+    assert summary["frames"] == n and len(summary["render_id"]) == 6
     assert out.stat().st_size == n * FRAME_BYTES
     st = json.loads(stats.read_text())
     assert st["frames"] == n and st["dropped"] == 0
@@ -76,6 +78,7 @@ def test_mpegts_file_has_h264_and_aac(tmp_path: Path, sample_portrait_path: Path
     (["--input-format", "u8"], 2),
     (["--audio", "/nonexistent.wav"], 3),
     (["--size", "10"], 2),
+    (["--json", "-o", "-"], 2),  # stdout is the stream itself
 ])
 def test_bad_options(tmp_path: Path, sample_portrait_path: Path, args: list[str],
                      code: int) -> None:

@@ -155,8 +155,13 @@ def stream(
     stats: Path | None = typer.Option(None, "--stats", help="Write frame/latency JSON here."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors."),
+    as_json: bool = typer.Option(False, "--json",
+                                 help="At the end print the stats as one JSON object on stdout "
+                                      "(only with -o FILE: with -o - stdout is the stream)."),
 ) -> None:
     """Stream PORTRAIT speaking audio as it arrives: live frames on stdout or to a file."""
+    if as_json and output == "-":
+        raise UsageError("--json needs -o FILE: with -o - stdout carries the stream itself")
     _validate(audio, output, fmt, input_format, input_rate, input_channels, fps, size,
               overwrite)
     from talkcli.stream import Session
@@ -187,6 +192,9 @@ def stream(
             raise
         writer.close()
         _write_stats(stats, session.stats.to_dict())
+    if as_json:
+        print(json.dumps({"output": output, "render_id": session.payload.render_id_hex,
+                          **session.stats.to_dict()}))
     if not quiet:
         d = session.stats.to_dict()
         err_console.print(f"{d['frames']} frames, {d['dropped']} dropped, "

@@ -130,6 +130,13 @@ class Session:
         self.renderer = Renderer(rig, size=size, framing=framing, device=self.device,
                                  max_batch=BATCH_OFFLINE)
         self.width, self.height = (int(v) for v in self.renderer.output_size)
+        from talkcli.provenance.payload import new_payload
+        from talkcli.provenance.watermark import Embedder
+
+        # every streamed frame carries the pixel watermark (a live stream has no file for a
+        # C2PA manifest); its render id is in stats
+        self.payload = new_payload()
+        self._embedder = Embedder(self.payload)
         self.motion = OnlineMotion(preset_obj, fps=self.fps, seed=seed)
         self.queue = AudioQueue()
         self.stats = StreamStats(self.fps)
@@ -281,12 +288,12 @@ class Session:
 
     def _render(self, latents: np.ndarray) -> np.ndarray:
         images = self.renderer.render(latents.reshape(-1, len(CHANNELS)))
-        return np.stack([self.before_output(img) for img in images])
+        return self.before_output(images)
 
-    def before_output(self, image: np.ndarray) -> np.ndarray:
+    def before_output(self, images: np.ndarray) -> np.ndarray:
         """THE single place every rendered frame passes before it leaves the engine
-        (stdout, MPEG-TS, callbacks): the provenance pixel watermark goes here."""
-        return image
+        (stdout, MPEG-TS, callbacks): the provenance pixel watermark, in place."""
+        return self._embedder.embed(images)
 
     def _emit(self, i: int, image: np.ndarray, repeated: bool) -> Frame:
         s0 = int(round(i * SAMPLE_RATE / self.fps))
