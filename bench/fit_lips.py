@@ -78,7 +78,9 @@ def score(data: dict, params: LipParams, names: tuple[str, ...]) -> dict[str, fl
         stds.append(float(g.std()))
         opens.append(float((g > 0.08).mean()))
     return {"r": float(np.nanmean(rs)), "std": float(np.mean(stds)),
-            "open": float(np.mean(opens)), "per_clip": {n: (round(r, 3), lag) for n, r, lag in zip(names, rs, lags, strict=True)}}
+            "open": float(np.mean(opens)),
+            "per_clip": {n: (round(r, 3), lag)
+                         for n, r, lag in zip(names, rs, lags, strict=True)}}
 
 
 def scaled(data: dict, p: LipParams, names: tuple[str, ...]) -> LipParams:
@@ -99,7 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     fit = tuple(n for n in FIT if n in data)
     held = tuple(n for n in data if n not in fit)
     base = score(data, LIP_PARAMS, fit)
-    print(f"current params: fit r {base['r']:.3f}  held-out r {score(data, LIP_PARAMS, held)['r']:.3f}")
+    held_r = score(data, LIP_PARAMS, held)["r"]
+    print(f"current params: fit r {base['r']:.3f}  held-out r {held_r:.3f}")
     best, best_p = -math.inf, LIP_PARAMS
     keys = list(GRID)
     for values in itertools.product(*(GRID[k] for k in keys)):

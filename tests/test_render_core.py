@@ -110,11 +110,14 @@ def test_head_pose_is_measured_back(measured: dict, case: str, axis: str, value:
 
 
 def test_jaw_opens_and_press_closes(measured: dict) -> None:
-    # the sample smiles with parted lips (gap ~0.17): pressed, they close to the landmarker's
-    # closed-mouth reading (~0.05-0.09 on this face; the lip seam keeps a pixel of teeth)
-    assert measured["press"].mouth_gap <= min(0.1, 0.6 * measured["neutral"].mouth_gap)
-    # end to end (warp + painted interior) jaw_open 1 re-measures as a wide-open mouth
-    assert measured["jaw"].mouth_gap >= 0.3
+    # the sample smiles with parted lips (gap ~0.17), so it rests closed (issue #8: neutral is
+    # already the landmarker's closed-mouth reading); pressed, the lips stay closed
+    assert measured["neutral"].mouth_gap <= 0.06
+    assert measured["press"].mouth_gap <= min(0.1, measured["neutral"].mouth_gap + 0.01)
+    # end to end (warp + painted interior) jaw_open 1 re-measures as a wide-open mouth (>= 0.3
+    # before the interior was lit: a red-brown cavity at half the cheek's brightness reads a
+    # little narrower to the landmarker than a black hole; the warp alone is tested below)
+    assert measured["jaw"].mouth_gap >= 0.25
 
 
 def test_warp_opens_the_lips(rig: FaceRig) -> None:
@@ -187,7 +190,10 @@ def _flipped(r: Renderer, lat: np.ndarray) -> np.ndarray:
     creased |= set(regions.LIPS_INNER_UPPER) | set(regions.LIPS_INNER_LOWER)
     tri = r.map.triangles
     keep = np.array([not any(int(v) in creased for v in t) for t in tri])
-    p = r.deform(np.concatenate([neutral(1), lat]))[..., :2].numpy()[:, tri[keep]]
+    # against the portrait's own control points (an open-at-rest portrait's neutral pose is
+    # already deformed: its mouth closed)
+    p0 = r.control_points[None, :, :2]
+    p = np.concatenate([p0, r.deform(lat)[..., :2].numpy()])[:, tri[keep]]
     e1, e2 = p[..., 1, :] - p[..., 0, :], p[..., 2, :] - p[..., 0, :]
     det = e1[..., 0] * e2[..., 1] - e1[..., 1] * e2[..., 0]
     return ((det[1:] * det[0]) <= 0).sum(axis=1)
@@ -195,7 +201,7 @@ def _flipped(r: Renderer, lat: np.ndarray) -> np.ndarray:
 
 def test_head_turns_do_not_fold_the_map(renderer: Renderer) -> None:
     lat = _latents({"head_yaw": -15}, {"head_yaw": 15}, {"head_pitch": -10},
-                   {"head_pitch": 10}, {"jaw_open": 1.0})
+                   {"head_pitch": 10}, {"jaw_open": 1.0}, {})
     assert _flipped(renderer, lat).max() == 0
 
 

@@ -316,14 +316,15 @@ def _rest_close(mc: np.ndarray, canon: np.ndarray, jaw_w: np.ndarray) -> np.ndar
     d[:, 1] = jaw_w * REST_LOWER_SHARE * gap
     # the upper lip: its inner contour meets the lower one; the outer contour and the skin
     # above follow with falloff
-    meet = mc[up] + REST_LOWER_SHARE * (mc[lo] - mc[up])
+    meet = mc[up] + (1.0 - REST_LOWER_SHARE) * (mc[lo] - mc[up])
     dm = np.zeros_like(mc)
     dm[up] = meet - mc[up]
     dm[lo] = meet - mc[lo]
     sets = _lip_sets()
     dm[sets["ou"], 1] = 0.8 * np.interp(mc[sets["ou"], 0], mc[up, 0][np.argsort(mc[up, 0])],
                                         dm[up, 1][np.argsort(mc[up, 0])])
-    dm[sets["ol"], 1] = d[sets["ol"], 1]
+    o_lo = np.argsort(mc[lo, 0])
+    dm[sets["ol"], 1] = np.interp(mc[sets["ol"], 0], mc[lo, 0][o_lo], dm[lo, 1][o_lo])
     dm = _spread_lips(dm, mc)
     lips = _lips_mask(mc)
     mesh_d = d[:MESH_N]
