@@ -28,9 +28,11 @@ class FakeRenderer:
     instances: list[FakeRenderer] = []
 
     def __init__(self, rig: Any, size: int = 512, framing: str = "face", device: Any = None,
-                 max_batch: int = 64) -> None:
+                 max_batch: int = 64, *, distance: float = 1.0) -> None:
         self.size = size
         self.max_batch = max_batch
+        self.distance = distance
+        self.framing_notes: tuple[str, ...] = ()
         self.batches: list[int] = []
         self.fail_at: int | None = None
         FakeRenderer.instances.append(self)

@@ -73,11 +73,14 @@ def max_ncc(frame: np.ndarray, patch: np.ndarray, exclude: list[np.ndarray],
 def eye_patch(frame: np.ndarray, centre: np.ndarray, interocular: float) -> np.ndarray:
     half = int(0.3 * interocular)
     x, y = int(round(centre[0])), int(round(centre[1]))
-    return _grey(frame)[y - half // 2:y + half // 2, x - half:x + half]
+    return _grey(frame)[max(0, y - half // 2):y + half // 2, max(0, x - half):x + half]
 
 
-def check_not_mirrored(rig: FaceRig, renderer: Renderer, frame: np.ndarray) -> None:
-    """One face; its eyes where the portrait's are; no flipped copy of either eye."""
+def check_not_mirrored(rig: FaceRig, renderer: Renderer, frame: np.ndarray,
+                       fill_only: bool = False) -> None:
+    """One face; its eyes where the portrait's are; no flipped copy of either eye (searched
+    over the whole frame, or with `fill_only` over the filled margin: stylised faces have
+    eye-like details that a whole-frame search confuses with a mirrored eye)."""
     assert len(find_faces(frame)) == 1
     m = measure_face(frame)
     assert m is not None
@@ -89,9 +92,18 @@ def check_not_mirrored(rig: FaceRig, renderer: Renderer, frame: np.ndarray) -> N
     back = np.asarray(fr.offset) + m.iris_right[0] / fr.scale
     assert np.linalg.norm(back - rig.iris_right[0]) <= 0.12 * rig.interocular
     eyes = [fr.iris_left[0], fr.iris_right[0]]
+    content = fr.content
+    if fill_only and (content is None or content.all()):
+        return
+    search = frame
+    if fill_only and content is not None:
+        # a mirror copy would lie in the margin: search there (grey elsewhere never matches)
+        search = np.where(content[..., None], 128, frame).astype(np.uint8)
     for centre in eyes:
         flipped = eye_patch(frame, centre, io)[:, ::-1]
-        assert max_ncc(frame, flipped, eyes, EYE_EXCLUDE * io) < MIRROR_NCC
+        if flipped.size == 0 or min(flipped.shape) < 4:
+            continue   # the eye touches the frame edge: no patch to search for
+        assert max_ncc(search, flipped, eyes, EYE_EXCLUDE * io) < MIRROR_NCC
 
 
 def _latent(distance: float, **values: float) -> np.ndarray:
