@@ -286,7 +286,9 @@ class EyeCompositor:
         closure = (cover.amax(1) / (0.8 * eye.opening0 * frame.length / eye.width0)).clamp(
             0.0, 1.0).view(-1, 1, 1)                # this frame's blink, 0 open .. 1 shut
         shut = px.lookup(soft_step((frame.v_up - frame.v_low) * length + 1.5)) * closure
-        a = torch.maximum(a, shut * soft_step(d + 1.0) * soft_step(c + 2.5 - d) * along)
+        # (a few px at the line only: a full-height hard-edged patch reads as pasted on)
+        a = torch.maximum(a, shut * soft_step(d + 1.0) * ((4.0 - d) / 2.0).clamp(0.0, 1.0)
+                          * along)
         s = (d / c.clamp_min(1.0)).clamp(0.0, 1.0)           # 0 at the lash line, 1 at the top
         k = (1.0 - s).pow(4)       # darker near the lash line only (a wide dark band
         # reads as an eye still open to the landmarker and to a viewer)
