@@ -19,7 +19,13 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/talkcli demo -o demo.mp4 --overwrite
 
-test: $(STAMP)
+# The Ray path of `talkcli batch` is tested on a local runtime: the [ray] extra is installed.
+RAY_STAMP := $(VENV)/.ray-stamp
+$(RAY_STAMP): $(STAMP)
+	$(PY) -m pip install -q -e '.[dev,ray]'
+	touch $(RAY_STAMP)
+
+test: $(STAMP) $(RAY_STAMP)
 	$(VENV)/bin/pytest -q
 
 test-fast: $(STAMP)
