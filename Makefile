@@ -20,9 +20,15 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/talkcli demo -o demo.mp4 --overwrite
 
+# The Ray path of `talkcli batch` is tested on a local runtime: the [ray] extra is installed.
+RAY_STAMP := $(VENV)/.ray-stamp
+$(RAY_STAMP): $(STAMP)
+	$(PY) -m pip install -q -e '.[dev,ray]'
+	touch $(RAY_STAMP)
+
 # The encoder and demo tests run once per ffmpeg present (system and imageio-ffmpeg's);
 # `make system-ffmpeg` (root, apt) adds Debian's, as .ci/run does.
-test: $(STAMP)
+test: $(STAMP) $(RAY_STAMP)
 	@command -v ffmpeg >/dev/null || echo "note: no system ffmpeg; its test variants skip"
 	$(VENV)/bin/pytest -q
 

@@ -137,6 +137,12 @@ class RenderResult:
 # --------------------------------------------------------------------------- validation
 def validate_request(req: RenderRequest) -> None:
     """Check options and paths before any work; raises naming the bad field."""
+    validate_options(req)
+    _validate_paths(req)
+
+
+def validate_options(req: RenderRequest) -> None:
+    """The checks that need no file (a batch manifest runs them on every row up front)."""
     if not (MIN_FPS <= req.fps <= MAX_FPS) or not math.isfinite(req.fps):
         raise UsageError(f"--fps must be between {MIN_FPS} and {MAX_FPS} (got {req.fps:g})")
     if not (MIN_SIZE <= req.size <= MAX_SIZE):
@@ -150,6 +156,8 @@ def validate_request(req: RenderRequest) -> None:
     if req.motion is not None and (req.preset or req.overrides):
         raise UsageError("--motion renders a saved motion file; --preset/--set do not apply")
 
+
+def _validate_paths(req: RenderRequest) -> None:
     out = req.output
     if out.exists() or out.is_symlink():
         if out.is_dir():
@@ -456,9 +464,23 @@ class _ChunkLoop:
             raise RuntimeError(f"rendered {self.done} frames, expected {self.total}")
 
 
+class PortraitSource:
+    """How `render_video` gets the analysed portrait; subclassed by warm workers (batch)
+    to analyse a portrait used by several jobs once (e.g. `talkcli.batch.cache`)."""
+
+    def rig(self, path: Path, face_index: int | None) -> Any:
+        from talkcli.face.analyze import analyze_portrait
+        from talkcli.face.image import load_image
+
+        return analyze_portrait(load_image(path), face_index=face_index)
+
+
 def render_video(request: RenderRequest,
-                 progress: ProgressCallback | None = None) -> RenderResult:
-    """Render `request` to its output MP4; see the module docstring."""
+                 progress: ProgressCallback | None = None,
+                 portraits: PortraitSource | None = None) -> RenderResult:
+    """Render `request` to its output MP4; see the module docstring. `portraits` is an
+    optional warm cache of analysed portraits (batch workers); by default each call
+    analyses its portrait."""
     t_start = time.perf_counter()
     req = request
     validate_request(req)
@@ -476,8 +498,6 @@ def render_video(request: RenderRequest,
 
     # Load once.
     from talkcli.audio.io import load_audio
-    from talkcli.face.analyze import analyze_portrait
-    from talkcli.face.image import load_image
     from talkcli.render.renderer import Renderer
 
     transcript = _read_transcript(req.transcript)
@@ -486,9 +506,7 @@ def render_video(request: RenderRequest,
         from talkcli.config import load_preset
 
         preset = load_preset(req.preset, list(req.overrides))
-    image = load_image(req.portrait)
-    rig = analyze_portrait(image, face_index=req.face_index)
-    del image
+    rig = (portraits or PortraitSource()).rig(req.portrait, req.face_index)
     audio = load_audio(req.audio)
     audio_duration = audio.shape[0] / SAMPLE_RATE
     total = frame_count(audio_duration, req.fps)

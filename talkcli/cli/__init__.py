@@ -6,6 +6,7 @@ import sys
 
 # Importing the command modules registers their commands on `app`.
 from talkcli.cli import (  # noqa: F401
+    batch_cmd,
     doctor_cmd,
     inspect_cmd,
     motion_cmd,
@@ -21,7 +22,7 @@ from talkcli.errors import EXIT_INTERRUPTED
 def main() -> None:
     """Console-script entry point."""
     try:
-        app()
+        app(args=batch_cmd.normalise_ray_argv(sys.argv[1:]))
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
         sys.exit(EXIT_INTERRUPTED)

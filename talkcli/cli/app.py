@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from talkcli import __version__
 from talkcli.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, TalkcliError
@@ -39,7 +40,8 @@ def debug_enabled() -> bool:
 
 def fail(message: str, code: int) -> typer.Exit:
     """Print a one-line error to stderr and return the Exit to raise."""
-    err_console.print(f"[bold red]error:[/] {message}", markup=True, highlight=False)
+    # the message is plain text: brackets in it (paths, "talkcli[ray]") are not markup
+    err_console.print(f"[bold red]error:[/] {escape(message)}", markup=True, highlight=False)
     return typer.Exit(code)
 
 
