@@ -46,7 +46,9 @@ def test_moving_box_matches_full_frame_render(renderer: Renderer,
     """Computing the map and the warp only in the moving box gives the frames a full-frame
     computation gives (within a level), and the box leaves part of the frame out."""
     r = renderer
-    pts = r.deform(MOTION)
+    # a chunk without head motion (leaning and turns carry the shoulders: the whole frame)
+    local = _latents({"jaw_open": 0.8}, {"blink_left": 1.0}, {"smile": 1.0})
+    pts = r.deform(local)
     disp = pts[..., :2] - r.deformer.points[:, :2]
     box = r.map.moving_box(disp, r._face_box(pts[:, :468]))
     assert box is not None and box.shape[0] * box.shape[1] < 256 * 256
@@ -62,9 +64,11 @@ def test_neutral_after_motion_is_the_portrait(renderer: Renderer) -> None:
     """After a chunk with head motion (a large box), a neutral chunk is the portrait again
     everywhere: the still part of the output buffer is put back."""
     r = renderer
+    # the neutral frame itself (the sample smiles with its teeth: an open-at-rest mouth
+    # closes at neutral, issue 8, so it is not the portrait below the nose)
+    base = r.render(neutral(1))[0].copy()
     moved = r.render(MOTION)
     still = r.render(neutral(2))
-    base = np.clip(r.framed.image * 255.0 + 0.5, 0, 255).astype(np.uint8)
     assert np.abs(moved[0].astype(int) - base.astype(int)).mean() > 1.0
     for frame in still:
         assert np.abs(frame.astype(int) - base.astype(int)).max() <= 1

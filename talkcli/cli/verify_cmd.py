@@ -71,6 +71,8 @@ def _print_table(report: dict[str, Any]) -> None:
 def verify(
     file: Path = typer.Argument(..., help="A video or image to check.", show_default=False),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
+    quiet: bool = typer.Option(False, "--quiet", "-q",
+                               help="Print nothing: the exit code says (0 mark, 6 none)."),
 ) -> None:
     """Check a video or image for talkcli's marks: metadata, C2PA manifest, watermark.
 
@@ -80,7 +82,7 @@ def verify(
     report = verify_file(file)
     if as_json:
         typer.echo(json.dumps(report))
-    else:
+    elif not quiet:
         _print_table(report)
     if not report["synthetic"]:
         raise typer.Exit(EXIT_NO_MARK)
