@@ -177,8 +177,9 @@ def test_same_manifest_on_a_local_ray_runtime(media: Path) -> None:
 
 @pytest.mark.slow
 def test_interrupt_stops_cleanly_with_no_partial_files(media: Path) -> None:
-    # a 12 s clip, so the render is surely running when the interrupt comes
-    subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-stream_loop", "9", "-i",
+    # a 36 s clip (900 frames), so the second render is surely running when the interrupt
+    # comes right after the first job's line
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-stream_loop", "29", "-i",
                     str(media / "a.wav"), str(media / "long.wav")], check=True)
     m = write_csv(media, ["portrait,audio,output,size", "p.png,long.wav,o1.mp4,128",
                           "p.png,long.wav,o2.mp4,128"])
@@ -196,5 +197,5 @@ def test_interrupt_stops_cleanly_with_no_partial_files(media: Path) -> None:
     left = set(media.iterdir()) - before
     # nothing half-written: at most a job that finished before the interrupt
     for f in left:
-        assert f.suffix == ".mp4" and frames_of(f) == 300, f
+        assert f.suffix == ".mp4" and frames_of(f) == 900, f
     assert json_lines(out)[-1]["summary"] is True
