@@ -184,8 +184,10 @@ def test_interrupt_stops_cleanly_with_no_partial_files(media: Path) -> None:
     m = write_csv(media, ["portrait,audio,output,size", "p.png,long.wav,o1.mp4,128",
                           "p.png,long.wav,o2.mp4,128"])
     before = set(media.iterdir())
+    # SIGINT default in the child even when this run ignores it (a background CI shell)
     p = subprocess.Popen(TALKCLI + ["batch", str(m), "--json", "--workers", "1"],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     # interrupt as soon as the first job has ended: the second is then being rendered
     # (a fixed sleep raced a fast machine, which had finished both)
     assert p.stdout is not None
