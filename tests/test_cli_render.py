@@ -112,7 +112,7 @@ def test_progress_on_a_terminal_goes_to_stderr(tmp_path: Path, sample_portrait_p
 
         return real(request, wrapped)
 
-    monkeypatch.setattr(render_cmd, "_stderr_is_tty", lambda: True)
+    monkeypatch.setattr(render_cmd, "stderr_is_tty", lambda: True)
     monkeypatch.setattr(render_cmd, "render_video", spy)
     result = _render(sample_portrait_path, speech_1s, tmp_path / "o.mp4", "--json")
     assert result.exit_code == 0 and seen == []  # --json: never a bar

@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import json
-import signal
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from types import FrameType
 
 import typer
 from rich.markup import escape
@@ -18,32 +14,12 @@ from talkcli.batch import plan
 from talkcli.batch.manifest import Job, load_manifest
 from talkcli.batch.worker import JobResult, skipped
 from talkcli.cli.app import app, err_console, guarded, out_console
+from talkcli.cli.terminal import sigterm_as_interrupt, stderr_is_tty
 from talkcli.errors import EXIT_OK, UsageError
 
 EXIT_SOME_FAILED = 7
 
 
-def _stderr_is_tty() -> bool:
-    try:
-        return sys.stderr.isatty()
-    except (AttributeError, ValueError):
-        return False
-
-
-@contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    def handler(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
-
-    try:
-        previous = signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not the main thread
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 class Reporter:
@@ -55,7 +31,7 @@ class Reporter:
         self.t0 = time.perf_counter()
         self._bar = None
         self._task = None
-        if _stderr_is_tty() and not quiet and not as_json:
+        if stderr_is_tty() and not quiet and not as_json:
             from rich.progress import (
                 BarColumn,
                 MofNCompleteColumn,
@@ -152,7 +128,7 @@ def batch(
     todo, finished = _split(jobs, overwrite)
     report = Reporter(len(jobs), as_json, quiet)
     try:
-        with _sigterm_as_interrupt():
+        with sigterm_as_interrupt():
             for job in finished:
                 report(skipped(job.name, job.request))
             n = workers or plan.default_workers(len(todo))

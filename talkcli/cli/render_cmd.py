@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import json
-import signal
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
-from types import FrameType
 
 import typer
 
 from talkcli.cli.app import app, err_console, guarded, out_console
+from talkcli.cli.terminal import sigterm_as_interrupt, stderr_is_tty
 from talkcli.pipeline import (
     PIPELINE_CHUNK_FRAMES,
     ProgressCallback,
@@ -22,13 +21,6 @@ from talkcli.pipeline import (
     render_video,
 )
 from talkcli.timing import DEFAULT_FPS, DEFAULT_SIZE
-
-
-def _stderr_is_tty() -> bool:
-    try:
-        return sys.stderr.isatty()
-    except (AttributeError, ValueError):
-        return False
 
 
 @contextmanager
@@ -67,27 +59,10 @@ def _progress(enabled: bool, label: str) -> Iterator[ProgressCallback | None]:
         yield update
 
 
-@contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """SIGTERM (CI timeouts, `kill`) cleans up like Ctrl-C: no output, no temp files."""
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
-
-    try:
-        previous = signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not the main thread
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
 
 def _run(request: RenderRequest, quiet: bool, as_json: bool, label: str) -> RenderResult:
-    show_bar = _stderr_is_tty() and not quiet and not as_json
-    with _sigterm_as_interrupt(), _progress(show_bar, label) as callback:
+    show_bar = stderr_is_tty() and not quiet and not as_json
+    with sigterm_as_interrupt(), _progress(show_bar, label) as callback:
         result = render_video(request, callback)
     if not quiet:
         for note in result.warnings:

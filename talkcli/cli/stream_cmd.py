@@ -19,7 +19,7 @@ from pathlib import Path
 import typer
 
 from talkcli.cli.app import app, err_console, guarded
-from talkcli.cli.render_cmd import _sigterm_as_interrupt
+from talkcli.cli.terminal import sigterm_as_interrupt
 from talkcli.errors import InvalidInputError, UsageError
 from talkcli.timing import DEFAULT_FPS, DEFAULT_SIZE, MAX_FPS, MAX_SIZE, MIN_FPS, MIN_SIZE
 
@@ -168,7 +168,7 @@ def stream(
     from talkcli.video.stream_writer import MpegTsWriter, RawFrameWriter
 
     clock = audio == "-" or realtime
-    with _sigterm_as_interrupt():
+    with sigterm_as_interrupt():
         session = Session(portrait, preset=preset, size=size, fps=fps, framing=framing,
                           device=device, seed=seed, overrides=overrides, realtime=clock)
         writer: RawFrameWriter | MpegTsWriter = (
