@@ -9,7 +9,6 @@ one-pass run exactly. Everything else is an up-front per-frame schedule.
 from __future__ import annotations
 
 import numpy as np
-from scipy.signal import lfilter
 
 from talkcli.motion.prosody import Accent
 
@@ -23,6 +22,28 @@ TAU_IDLE_S = 1.4
 SOFT_LIMIT = np.array([12.0, 9.0, 7.0])
 
 
+def lfilter(b: np.ndarray, a: np.ndarray, x: np.ndarray, axis: int = 0,
+            zi: np.ndarray | None = None) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+    """scipy.signal.lfilter along axis 0 (transposed direct form II, a[0] == 1), with the
+    same state convention: importing scipy.signal cost ~1 s of every render's start-up,
+    for two second-order filters over a few frames at a time."""
+    assert axis == 0 and a[0] == 1.0
+    order = max(len(a), len(b)) - 1
+    bb = np.zeros(order + 1)
+    aa = np.zeros(order + 1)
+    bb[:len(b)], aa[:len(a)] = b, a
+    x = np.asarray(x, dtype=np.float64)
+    z = np.zeros((order,) + x.shape[1:]) if zi is None else np.array(zi, dtype=np.float64)
+    y = np.empty_like(x)
+    for n in range(x.shape[0]):
+        yn = bb[0] * x[n] + z[0]
+        for k in range(order - 1):
+            z[k] = bb[k + 1] * x[n] - aa[k + 1] * yn + z[k + 1]
+        z[order - 1] = bb[order] * x[n] - aa[order] * yn
+        y[n] = yn
+    return y if zi is None else (y, z)
+
+
 def _lowpass(tau_s: float, fps: float) -> tuple[np.ndarray, np.ndarray]:
     """Two cascaded one-pole low-passes, normalised to unit output variance."""
     a = float(np.exp(-1.0 / (tau_s * fps)))
@@ -30,7 +51,7 @@ def _lowpass(tau_s: float, fps: float) -> tuple[np.ndarray, np.ndarray]:
     den = np.array([1.0, -2 * a, a * a])
     imp = np.zeros(int(20 * tau_s * fps) + 50)
     imp[0] = 1.0
-    h = lfilter(b, den, imp)
+    h = np.asarray(lfilter(b, den, imp))
     return b / np.sqrt(np.sum(h * h)), den
 
 

@@ -37,9 +37,14 @@ from talkcli.render.geometry import (
     pose_angles,
 )
 from talkcli.render.mouth import MouthCompositor
+from talkcli.render.remap import CpuWarp
+from talkcli.render.remap import available as cpu_remap_available
 from talkcli.render.warp import Box, DenseMap, sample
 
-SUB_BATCH = 4          # frames per full-resolution pass (keeps big temporaries < 32 MB)
+# Frames per full-resolution pass: 16 at 512² (the compositors' many small ops cost per call:
+# 4 frames a pass made them 2.7 instead of 1.7 ms a frame), fewer at larger sizes so that
+# the float frames of a pass stay under ~50 MB.
+SUB_BATCH_PIXELS = 16 * 512 * 512
 
 
 @functools.cache
@@ -101,6 +106,9 @@ class Renderer:
         self.map = DenseMap(geo.points[:, :2], width, height, dev,
                             walk_boxes=crease_boxes(framed.points, framed.interocular),
                             crease_points=crease_points(), person_mask=framed.person_mask)
+        # CPU: OpenCV samples and quantises (render/remap.py); CUDA: torch's grid_sample
+        self._cpu = (CpuWarp(self.layer, self.plate, self.map.step)
+                     if dev.type == "cpu" and cpu_remap_available() else None)
         self._init_buffers(source, framed.interocular)
 
     def _init_buffers(self, still: torch.Tensor, interocular: float) -> None:
@@ -112,9 +120,16 @@ class Renderer:
         self._still_u8 = _quantise(still[None].clone())[0].permute(1, 2, 0).to(torch.uint8)
         self._out = self._still_u8.expand(self.max_batch, -1, -1, -1).contiguous()
         self._dirty: Box | None = None       # the part of _out that may differ from the still
-        self._frames = still.expand(SUB_BATCH, -1, -1, -1).contiguous()   # float, (S, 3, H, W)
-        self._grid = torch.empty(SUB_BATCH * height * width * 2, dtype=torch.float32,
-                                 device=dev)
+        self._sub = max(1, min(self.max_batch, SUB_BATCH_PIXELS // (width * height)))
+        sub = self._sub
+        # float frames (S, 3, H, W); on the CPU path a view of channels-last memory
+        if self._cpu is not None:
+            self._frames_hwc = still.permute(1, 2, 0).expand(sub, -1, -1, -1).contiguous()
+            self._frames = self._frames_hwc.permute(0, 3, 1, 2)
+        else:
+            self._frames = still.expand(sub, -1, -1, -1).contiguous()
+        self._grid = torch.empty(0 if self._cpu is not None else sub * height * width * 2,
+                                 dtype=torch.float32, device=dev)
         # the compositors paint inside the face (mouth crop, eye crops with their lashes)
         self._face_margin = 8.0 + 0.25 * float(interocular)
 
@@ -152,8 +167,8 @@ class Renderer:
         self._restore_outside(box)
         if box is not None:
             back = self.map.backward_disp(disp, box)                  # (B, 2, h, w) px
-            for s in range(0, b, SUB_BATCH):
-                e = min(b, s + SUB_BATCH)
+            for s in range(0, b, self._sub):
+                e = min(b, s + self._sub)
                 self._render_box(box, back[s:e], mesh[s:e], lat[s:e], out[s:e])
         host = out[:b].to("cpu")
         arr = host.numpy()
@@ -163,17 +178,31 @@ class Renderer:
                     out: torch.Tensor) -> None:
         """Warp, composite and quantise the moving box of a few frames into `out`."""
         n = back.shape[0]
+        y0, y1, x0, x1 = box.y0, box.y1, box.x0, box.x1
+        frames = self._frames[:n]
+        if self._cpu is not None:
+            self._cpu.warp(self._frames_hwc[:n].numpy(), back, y0, y1, x0, x1)
+        else:
+            self._warp_torch(box, back, frames)
+        frames = self.mouth.composite(frames, mesh, lat)
+        frames = self.eyes.composite(frames, mesh, lat)
+        if self._cpu is not None:
+            self._cpu.quantise(self._frames_hwc[:n, y0:y1, x0:x1].numpy(),
+                               out[:, y0:y1, x0:x1].numpy())
+        else:
+            out[:, y0:y1, x0:x1].copy_(
+                _quantise(frames[:, :, y0:y1, x0:x1]).permute(0, 2, 3, 1))
+
+    def _warp_torch(self, box: Box, back: torch.Tensor, frames: torch.Tensor) -> None:
+        """grid_sample of the layer over the still plate, into the box of `frames`."""
+        n = back.shape[0]
         (hb, wb), (y0, y1, x0, x1) = box.shape, (box.y0, box.y1, box.x0, box.x1)
         grid = self.map.grid(back, box, out=self._grid[: n * hb * wb * 2].view(n, hb, wb, 2))
         warped = sample(self.layer, grid)                             # (n, 4, hb, wb)
-        frames = self._frames[:n]
         inside = frames[:, :, y0:y1, x0:x1]
         # over the still plate: colour + (1 - alpha) * plate
         inside.copy_(warped[:, :3]).addcmul_(warped[:, 3:4].neg_().add_(1.0),
                                             self.plate[None, :, y0:y1, x0:x1])
-        frames = self.mouth.composite(frames, mesh, lat)
-        frames = self.eyes.composite(frames, mesh, lat)
-        out[:, y0:y1, x0:x1].copy_(_quantise(frames[:, :, y0:y1, x0:x1]).permute(0, 2, 3, 1))
 
     def _face_box(self, mesh: torch.Tensor) -> tuple[float, float, float, float]:
         """Output px box of the face mesh (neutral and deformed) plus the compositors' reach."""

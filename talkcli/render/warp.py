@@ -38,7 +38,8 @@ import torch.nn.functional as F
 from scipy.spatial import Delaunay
 
 FIELD_STEP = 2       # fine map (crease boxes; upsampled to full resolution): 1 / FIELD_STEP
-COARSE_STEP = 4      # coarse map (inverted everywhere in the moving box): 1 / COARSE_STEP
+COARSE_STEP = 8       # coarse map (inverted everywhere in the moving box): 1 / COARSE_STEP; 4 cost
+                     # 1.9 ms a frame more at 512², for 57 dB PSNR against it (issue #9)
 WALK_ITERS = 3
 MOVE_EPS = 0.02      # px: a part of the frame moving less than this is shown as the portrait
 
@@ -264,31 +265,32 @@ class DenseMap:
         flat = fine.view(b, 2, h * w)
         q = px[None] + flat[:, :, flat_idx].transpose(1, 2)            # (B, P, 2)
         final = q.clone()
-        coeff, flipped = self._backward_affines(disp)                  # (B*T, 6), (B*T,)
+        coeff, flipped = self._backward_affines(disp)                  # (6, B*T), (B*T,)
         avoid = flipped & self.tri_free.repeat(b)
         tri_count = self.tri_src.shape[0]
         base = (torch.arange(b, device=self.device) * tri_count)[:, None]
         p_x, p_y = px[None, :, 0], px[None, :, 1]
         t = self._lookup(q)
+        # index_select, not advanced indexing: 2-5x faster on the CPU for these gathers
         for _ in range(iters):
-            c = coeff[(t + base).view(-1)].view(b, -1, 6)
-            q = torch.stack((c[..., 0] * p_x + c[..., 1] * p_y + c[..., 2],
-                             c[..., 3] * p_x + c[..., 4] * p_y + c[..., 5]), -1)
+            bt = (t + base).view(-1)
+            c = torch.index_select(coeff, 1, bt).view(6, b, -1)
+            q = torch.stack((c[0] * p_x + c[1] * p_y + c[2], c[3] * p_x + c[4] * p_y + c[5]), -1)
             t_new = self._lookup(q)
             # q lies in the triangle used (and that is no small fold off the creases)
-            ok = ((t_new == t) & ~avoid[(t + base).view(-1)].view(b, -1)).unsqueeze(-1)
-            final = torch.where(ok, q, final)
+            ok = (t_new == t) & ~torch.index_select(avoid, 0, bt).view(b, -1)
+            final = torch.where(ok.unsqueeze(-1), q, final)
             t = t_new
         flat[:, :, flat_idx] = (final - px[None]).transpose(1, 2)
 
     def _lookup(self, q: torch.Tensor) -> torch.Tensor:
         ix = q[..., 0].floor().clamp_(0, self.width - 1).long()
         iy = q[..., 1].floor().clamp_(0, self.height - 1).long()
-        return self.lut[iy * self.width + ix]
+        return torch.index_select(self.lut, 0, (iy * self.width + ix).view(-1)).view(ix.shape)
 
     def _backward_affines(self, disp: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Per frame and triangle, the affine taking deformed (output) px to neutral px, and
-        whether the triangle has turned over."""
+        """Per frame and triangle, the affine taking deformed (output) px to neutral px
+        (6, B*T), and whether the triangle has turned over (B*T,)."""
         b = disp.shape[0]
         moved = self.points[None] + disp                       # (B, N, 2)
         v = moved[:, self.tri_src]                             # (B, T, 3, 2)
@@ -309,7 +311,7 @@ class DenseMap:
         x0, y0 = v[:, :, 0, 0], v[:, :, 0, 1]
         c0 = o[:, 0] - m00 * x0 - m01 * y0
         c1 = o[:, 1] - m10 * x0 - m11 * y0
-        coeff = torch.stack((m00, m01, c0, m10, m11, c1), -1).view(b * self.tri_src.shape[0], 6)
+        coeff = torch.stack((m00, m01, c0, m10, m11, c1)).view(6, b * self.tri_src.shape[0])
         return coeff, flipped
 
     # ------------------------------------------------------------------ the sampling grid
