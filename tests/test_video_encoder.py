@@ -83,7 +83,7 @@ def test_command_line_shape(tmp_path: Path) -> None:
                          audio_duration_s=1.0)
     joined = " ".join(args)
     # 1 s at 48 kHz = 46.9 AAC frames -> 47 whole frames = 48128 samples
-    for part in ("-f rawvideo", "-pix_fmt rgb24", "-s 64x64", "-framerate 25", "-i pipe:",
+    for part in ("-f rawvideo", "-pix_fmt yuv420p -s 64x64", "-framerate 25", "-i pipe:",
                  "-map 0:v", "[1:a:0]aresample=48000", "apad=whole_len=48128",
                  "atrim=end_sample=48128", "-vcodec libx264", "-preset veryfast", "-crf 20",
                  "-pix_fmt yuv420p", "-acodec aac", "-b:a 128k", "-ar 48000", "+faststart",
