@@ -81,7 +81,8 @@ class RenderRequest:
 class StageTimings:
     """Seconds per stage. motion + render + encode (+ finish) is the chunk loop."""
 
-    load_s: float = 0.0  # portrait analysis, audio decode, renderer build (not motion)
+    load_s: float = 0.0  # until the renderer is ready: portrait analysis, audio decode, renderer
+                         # build (the first motion chunk is analysed beside them)
     motion_s: float = 0.0
     render_s: float = 0.0
     encode_s: float = 0.0  # the loop's time in encoder.write (copy + back-pressure)
@@ -365,6 +366,12 @@ def _torch_threads(n: int) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
+def torch_threads() -> int:
+    import torch
+
+    return int(torch.get_num_threads())
+
+
 def _release_free_memory() -> None:
     """glibc: return freed heap pages to the OS (malloc_trim); a no-op elsewhere."""
     libc = _libc()
@@ -491,6 +498,16 @@ def render_video(request: RenderRequest,
 
     device = resolve_device(req.device)
     ffmpeg_exe()
+    # Thread counts first: torch's default (one per core) beside a loaded second core made
+    # the portrait set-up (background plate, masks) take 10-20 s instead of 1 s.
+    render_threads, x264_threads = thread_plan(str(device))
+    with _torch_threads(render_threads):
+        return _render_video(req, device, x264_threads, t_start, progress, portraits)
+
+
+def _render_video(req: RenderRequest, device: Any, x264_threads: int | None, t_start: float,
+                  progress: ProgressCallback | None,
+                  portraits: PortraitSource | None) -> RenderResult:
     from talkcli.provenance import RenderMarks  # watermark + C2PA; the signer checked now
 
     marks = RenderMarks([("portrait", req.portrait), ("audio", req.audio)],
@@ -506,7 +523,6 @@ def render_video(request: RenderRequest,
         from talkcli.config import load_preset
 
         preset = load_preset(req.preset, list(req.overrides))
-    rig = (portraits or PortraitSource()).rig(req.portrait, req.face_index)
     audio = load_audio(req.audio)
     audio_duration = audio.shape[0] / SAMPLE_RATE
     total = frame_count(audio_duration, req.fps)
@@ -514,31 +530,32 @@ def render_video(request: RenderRequest,
     chunks, warnings = _motion_chunks(req, audio, total, preset, transcript)
     del audio  # the generator keeps what it needs
     batches = _Timed(rechunk(chunks, total, req.chunk_frames))
-    # Run the motion analysis (on the first chunk) before the renderer exists, and give its
-    # temporaries back to the OS: otherwise they stack on top of the renderer's buffers and
-    # peak memory grows with the audio's length.
-    first = next(batches)
-    _release_free_memory()
-
-    renderer = Renderer(rig, size=req.size, framing=req.framing, device=device,
-                        max_batch=req.chunk_frames, distance=camera_distance(preset, first))
-    warnings = [*warnings, *renderer.framing_notes]  # a tight portrait, a filled margin
-    width, height = (int(v) for v in renderer.output_size)
-    t_load = time.perf_counter() - t_start - batches.seconds  # motion is timed apart
-
-    # Chunk loop: motion (its own thread, a bounded queue ahead) -> frames (this thread) ->
-    # encoder (a writer thread piping to ffmpeg, which encodes on the other core).
-    from talkcli.video.encoder import VideoEncoder
-
-    render_threads, x264_threads = thread_plan(str(device))
-    loop = _ChunkLoop(renderer, total, t_start, progress, marks=marks)
+    # Motion (its own thread, a bounded queue ahead) starts now, on the other core, while
+    # this thread analyses the portrait and builds the renderer: the first frame comes
+    # after the longer of the two, not their sum.
     motion = _Prefetch(batches)
     try:
-        with _torch_threads(render_threads), VideoEncoder(
+        rig = (portraits or PortraitSource()).rig(req.portrait, req.face_index)
+        chunk_iter = iter(motion)
+        first = next(chunk_iter)
+        _release_free_memory()  # the analysis' temporaries, before the renderer's buffers
+        renderer = Renderer(rig, size=req.size, framing=req.framing, device=device,
+                            max_batch=req.chunk_frames,
+                            distance=camera_distance(preset, first))
+        warnings = [*warnings, *renderer.framing_notes]  # a tight portrait, a filled margin
+        width, height = (int(v) for v in renderer.output_size)
+        t_load = time.perf_counter() - t_start
+
+        # Chunk loop: motion -> frames (this thread) -> encoder (a writer thread piping to
+        # ffmpeg, which encodes on the other core).
+        from talkcli.video.encoder import VideoEncoder
+
+        loop = _ChunkLoop(renderer, total, t_start, progress, marks=marks)
+        with VideoEncoder(
                 req.output, width, height, req.fps, audio=req.audio,
                 audio_duration_s=audio_duration, before_rename=marks.sign_video,
                 x264_threads=x264_threads) as encoder:
-            loop.run(itertools.chain([first], motion), encoder)
+            loop.run(itertools.chain([first], chunk_iter), encoder)
             encoder.finish()
     finally:
         motion.close()
@@ -565,7 +582,7 @@ def render_video(request: RenderRequest,
             motion_cpu_s=batches.cpu_seconds,
             render_cpu_s=loop.render_cpu_s,
             encode_cpu_s=loop.encode_cpu_s,
-            render_threads=render_threads,
+            render_threads=torch_threads(),
             x264_threads=x264_threads or 0,
         ),
         warnings=tuple(warnings),
