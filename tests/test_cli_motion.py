@@ -126,3 +126,20 @@ def test_bad_output_paths(tmp_path: Path, clip: Path) -> None:
     assert _run(str(clip), "-o", str(tmp_path / "nodir" / "m.npz")).exit_code == 3
     assert _run(str(clip), "-o", str(tmp_path / "m.txt")).exit_code == 2
     assert _run(str(clip)).exit_code == 2  # -o is required
+
+
+def test_motion_file_is_what_render_animates(tmp_path: Path, clip: Path) -> None:
+    """`motion` then `render --motion` shows what `render` shows: the saved latents are the
+    ones the render pipeline makes (the online model, in the pipeline's chunks)."""
+    from talkcli.audio.io import load_audio
+    from talkcli.config import load_preset
+    from talkcli.motion.generator import MotionGenerator
+    from talkcli.pipeline import PIPELINE_CHUNK_FRAMES
+
+    out = tmp_path / "m.npz"
+    r = _run(str(clip), "-o", str(out), "--seed", "5", "--preset", "calm")
+    assert r.exit_code == 0, r.output
+    gen = MotionGenerator(load_preset("calm", []), fps=25, seed=5)
+    chunks = gen.stream_incremental(load_audio(clip), chunk_frames=PIPELINE_CHUNK_FRAMES)
+    np.testing.assert_allclose(load_motion(out).values, np.concatenate(list(chunks)),
+                               atol=1e-6)

@@ -85,6 +85,8 @@ def motion(
     from talkcli.audio.io import load_audio
     from talkcli.config import load_preset
     from talkcli.motion.generator import MotionGenerator
+    from talkcli.motion.latent import CHANNELS, MotionTrack
+    from talkcli.pipeline import PIPELINE_CHUNK_FRAMES
 
     started = time.perf_counter()
     if not MIN_FPS <= fps <= MAX_FPS:
@@ -96,8 +98,13 @@ def motion(
     text = read_transcript(transcript)
     samples = load_audio(audio)
     gen = MotionGenerator(cfg, fps=fps, seed=seed)
-    analysis = gen.analyse(samples, text)
-    track = gen.generate_from(analysis)
+    # The model `render` uses (the online one without a transcript), in the chunks it uses:
+    # `motion` then `render --motion` gives what `render` gives.
+    values = np.concatenate(list(gen.stream_incremental(
+        samples, transcript=text, chunk_frames=PIPELINE_CHUNK_FRAMES)))
+    track = MotionTrack(fps=fps, values=values, channels=CHANNELS)
+    # the whole-clip analysis only for what reports it (the plot's panels, --json's phones)
+    analysis = gen.analyse(samples, text) if (plot is not None or json_out) else None
 
     def write_npz(fh: BinaryIO) -> None:
         np.savez(fh, fps=np.float32(track.fps), channels=np.array(track.channels),
@@ -109,6 +116,7 @@ def motion(
 
         tmp_plot = plot.with_name(f".{plot.name}.tmp.png")
         try:
+            assert analysis is not None
             plot_motion(tmp_plot, samples, track, analysis)
             from talkcli.provenance import finalize_image  # provenance: metadata + C2PA
             from talkcli.provenance.credentials import SOURCE_PLOT
@@ -123,7 +131,7 @@ def motion(
                 tmp_plot.unlink()
     elapsed = time.perf_counter() - started
     duration = samples.shape[0] / SAMPLE_RATE
-    if json_out:
+    if json_out and analysis is not None:
         typer.echo(json.dumps({
             "output": str(output), "frames": track.frames, "fps": fps,
             "duration_s": round(duration, 3), "channels": list(track.channels),
