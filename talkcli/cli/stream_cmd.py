@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -22,6 +23,9 @@ from talkcli.cli.app import app, err_console, guarded
 from talkcli.cli.terminal import sigterm_as_interrupt
 from talkcli.errors import InvalidInputError, UsageError
 from talkcli.timing import DEFAULT_FPS, DEFAULT_SIZE, MAX_FPS, MAX_SIZE, MIN_FPS, MIN_SIZE
+
+if TYPE_CHECKING:
+    import numpy as np
 
 FORMATS = ("mpegts", "rgb24")
 INPUT_FORMATS = {"s16le": 2, "f32le": 4}
@@ -33,9 +37,10 @@ class _Input:
     """Feeds the session from stdin or a file in a daemon thread; remembers an error."""
 
     def __init__(self, session: object, audio: str, realtime: bool, fmt: str, rate: int,
-                 channels: int) -> None:
+                 channels: int, samples: np.ndarray | None = None) -> None:
         self.session = session
         self.audio, self.realtime = audio, realtime
+        self.samples = samples  # a file input, decoded already
         self.fmt, self.rate, self.channels = fmt, rate, channels
         self.error: str | None = None
         self.thread = threading.Thread(target=self._run, name="talkcli-input", daemon=True)
@@ -82,12 +87,12 @@ class _Input:
                 f"{self.fmt} sample frame of {self.channels} channel(s)")
 
     def _file(self, s: object) -> None:
-        from talkcli.audio.io import load_audio
         from talkcli.stream import Session
         from talkcli.timing import SAMPLE_RATE
 
         sess: Session = s  # type: ignore[assignment]
-        audio = load_audio(Path(self.audio))
+        assert self.samples is not None
+        audio = self.samples
         if not self.realtime:
             sess.push(audio, SAMPLE_RATE)
             return
@@ -98,6 +103,19 @@ class _Input:
             if delay > 0:
                 time.sleep(delay)
             sess.push(audio[pos:pos + step], SAMPLE_RATE)
+
+
+def _file_audio(audio: str) -> tuple[np.ndarray | None, int]:
+    """A file input decoded up front (a bad file is exit 3 before the session starts) and
+    its fingerprint, which `render` mixes into the motion's random streams too: a file
+    streamed gets the head motion and blinks it gets rendered. stdin: (None, 0)."""
+    if audio == "-":
+        return None, 0
+    from talkcli.audio.io import load_audio
+    from talkcli.motion.generator import audio_fingerprint
+
+    samples = load_audio(Path(audio))
+    return samples, audio_fingerprint(samples)
 
 
 def _validate(audio: str, output: str, fmt: str, input_format: str, input_rate: int,
@@ -169,12 +187,15 @@ def stream(
 
     clock = audio == "-" or realtime
     with sigterm_as_interrupt():
+        samples, fingerprint = _file_audio(audio)
         session = Session(portrait, preset=preset, size=size, fps=fps, framing=framing,
-                          device=device, seed=seed, overrides=overrides, realtime=clock)
+                          device=device, seed=seed, overrides=overrides, realtime=clock,
+                          fingerprint=fingerprint)
         writer: RawFrameWriter | MpegTsWriter = (
             RawFrameWriter(output, session.width, session.height) if fmt == "rgb24"
             else MpegTsWriter(output, session.width, session.height, fps))
-        feeder = _Input(session, audio, realtime, input_format, input_rate, input_channels)
+        feeder = _Input(session, audio, realtime, input_format, input_rate, input_channels,
+                        samples)
         if not quiet:
             err_console.print(f"streaming {session.width}x{session.height} at {fps:g} fps "
                               f"({'wall clock' if clock else 'as fast as possible'})")

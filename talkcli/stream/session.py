@@ -108,7 +108,11 @@ class Session:
     def __init__(self, portrait: str | Path, preset: str | None = None, size: int = 256,
                  fps: float = DEFAULT_FPS, framing: str = "face", device: str = "auto",
                  seed: int = 0, overrides: Sequence[str] = (), realtime: bool = True,
-                 face_index: int | None = None, torch_threads: int | None = 1) -> None:
+                 face_index: int | None = None, torch_threads: int | None = 1,
+                 fingerprint: int = 0) -> None:
+        """`fingerprint`: mixed into the motion's random streams (head sway, blinks, gaze)
+        as `render` mixes in its clip's (`motion.generator.audio_fingerprint`): the same file
+        streamed and rendered then gets the same head motion and blinks."""
         import torch
 
         from talkcli.config import load_preset
@@ -120,13 +124,14 @@ class Session:
         self.fps = float(fps)
         self.realtime = bool(realtime)
         preset_obj = load_preset(preset, list(overrides))
-        rig = analyze_portrait(load_image(Path(portrait)), face_index=face_index)
         self.device = resolve_device(device)
         if torch_threads is not None and self.device.type == "cpu":
             # one frame at a time: torch's intra-op threads only fight ffmpeg and the
             # motion model for the cores (measured at 256², batch 1, loaded 2-core box:
             # 9 ms CPU/frame with 1 thread, 180 ms with 2). Process-wide; None keeps it.
+            # Set before the portrait set-up, which took seconds more with the default.
             torch.set_num_threads(int(torch_threads))
+        rig = analyze_portrait(load_image(Path(portrait)), face_index=face_index)
         self.renderer = Renderer(rig, size=size, framing=framing, device=self.device,
                                  max_batch=BATCH_OFFLINE)
         self.width, self.height = (int(v) for v in self.renderer.output_size)
@@ -137,7 +142,7 @@ class Session:
         # C2PA manifest); its render id is in stats
         self.payload = new_payload()
         self._embedder = Embedder(self.payload)
-        self.motion = OnlineMotion(preset_obj, fps=self.fps, seed=seed)
+        self.motion = OnlineMotion(preset_obj, fps=self.fps, seed=seed, fingerprint=fingerprint)
         self.queue = AudioQueue()
         self.stats = StreamStats(self.fps)
         self._closed = threading.Event()
