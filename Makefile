@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
 .PHONY: install demo test test-fast lint bench bench-motion bench-render bench-render-quick \
-	bench-realism bench-mouth bench-stream bench-provenance clean fuzz system-ffmpeg
+	bench-realism bench-mouth bench-stream bench-provenance bench-batch clean fuzz system-ffmpeg
 
 # Torch is pinned and installed first: an unpinned torch would pull GBs of CUDA packages.
 $(STAMP): pyproject.toml
@@ -51,7 +51,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check talkcli tests bench scripts
 	$(VENV)/bin/mypy talkcli
 
-bench: bench-motion bench-render bench-realism bench-mouth bench-stream bench-provenance
+bench: bench-motion bench-render bench-realism bench-mouth bench-stream bench-provenance bench-batch
 
 # The lip benchmark needs espeak-ng (phone timings); it skips itself cleanly without it.
 bench-motion: $(STAMP)
@@ -83,6 +83,11 @@ bench-render: $(STAMP)
 
 bench-render-quick: $(STAMP)
 	$(PY) bench/render_speed.py --quick --output bench/results/render_quick.json
+
+# talkcli batch against a shell loop of talkcli render: 24 jobs of 10 s clips, 1 and 2 local
+# workers and --ray on a local runtime (issue #12); ~8 min on a quiet 2-core machine.
+bench-batch: $(RAY_STAMP)
+	$(PY) bench/batch_speed.py
 
 # Watermark robustness + false positives (dev-assets used when present), C2PA, PSNR, cost.
 bench-provenance: $(STAMP)
