@@ -356,12 +356,17 @@ def thread_plan(device: str) -> tuple[int, int | None]:
 
 @contextlib.contextmanager
 def _torch_threads(n: int) -> Iterator[None]:
+    """torch's threads and the BLAS threads behind numpy and scipy, for the render. BLAS too:
+    OpenBLAS's second thread spinning beside a busy core made a Delaunay's first
+    find_simplex (a few hundred 2x2 solves) take 0.7-10 s of the renderer's set-up."""
     import torch
+    from threadpoolctl import threadpool_limits
 
     before = torch.get_num_threads()
     torch.set_num_threads(n)
     try:
-        yield
+        with threadpool_limits(limits=n, user_api="blas"):
+            yield
     finally:
         torch.set_num_threads(before)
 

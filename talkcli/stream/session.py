@@ -131,6 +131,10 @@ class Session:
             # 9 ms CPU/frame with 1 thread, 180 ms with 2). Process-wide; None keeps it.
             # Set before the portrait set-up, which took seconds more with the default.
             torch.set_num_threads(int(torch_threads))
+            from threadpoolctl import threadpool_limits
+
+            # BLAS likewise (pipeline._torch_threads says why); process-wide, as torch's
+            threadpool_limits(limits=int(torch_threads), user_api="blas")
         rig = analyze_portrait(load_image(Path(portrait)), face_index=face_index)
         self.renderer = Renderer(rig, size=size, framing=framing, device=self.device,
                                  max_batch=BATCH_OFFLINE)
