@@ -20,7 +20,8 @@ fine (FIELD_STEP px) cells of the crease boxes (lips, eye openings). Per chunk o
    accepted when the new q lies in the triangle used, so lips and lids part and close with sharp
    edges (the map is smooth elsewhere: the coarse inverse upsampled is within ~0.1 px there);
 4. `grid`: the fine backward displacement upsampled bilinearly to full resolution and added
-   to the identity grid, for the box's pixels. With zero displacements the map is the identity.
+   to the identity grid, for the box's pixels (the torch path; on the CPU render/remap.py
+   upsamples and samples with OpenCV). With zero displacements the map is the identity.
 
 Pixel convention: pixel (row i, column j) has its centre at (x, y) = (j + 0.5, i + 0.5), the
 convention of grid_sample(align_corners=False). Displacements are in px unless named `_n`
@@ -40,7 +41,8 @@ from scipy.spatial import Delaunay, cKDTree
 FIELD_STEP = 2       # fine map (crease boxes; upsampled to full resolution): 1 / FIELD_STEP
 COARSE_STEP = 8       # coarse map (inverted everywhere in the moving box): 1 / COARSE_STEP; 4 cost
                      # 1.9 ms a frame more at 512², for 57 dB PSNR against it (issue #9)
-WALK_ITERS = 3
+WALK_ITERS = 4       # from the coarse inverse (a chord-Newton refinement on the fine grid
+                     # first cost 1 ms a frame at 512² for 63 dB against it, issue #9)
 MOVE_EPS = 0.02      # px: a part of the frame moving less than this is shown as the portrait
 
 DAMP = 0.6
@@ -95,7 +97,6 @@ class DenseMap:
         self.hc, self.wc = -(-height // coarse_step), -(-width // coarse_step)
         self.h, self.w = -(-height // step), -(-width // step)
         self.coarse_cells = _CellTable(tri, self.hc, self.wc, coarse_step, device)
-        self.fine_cells = _CellTable(tri, self.h, self.w, step, device)
         self.cell_person = torch.as_tensor(
             _person_cells(person_mask, self.hc, self.wc, coarse_step), device=device)
         vx = np.clip((pts[:, 0] // coarse_step).astype(np.int64), 0, self.wc - 1)
@@ -127,19 +128,12 @@ class DenseMap:
         self._init_creases(walk_boxes or [])
 
     def _init_creases(self, walk_boxes: list[tuple[float, float, float, float]]) -> None:
-        """The fine cells of the crease boxes (where the map has creases: lips, lids), and
-        each box as a rectangle of fine cells (r0, r1, c0, c1)."""
+        """The fine cells of the crease boxes (where the map has creases: lips, lids)."""
         fine = _cell_centres(self.h, self.w, self.step)
         inside = np.zeros(len(fine), dtype=bool)
-        self.walk_rects: list[tuple[int, int, int, int]] = []
         for x0, y0, x1, y1 in walk_boxes:
-            hit = ((fine[:, 0] >= x0) & (fine[:, 0] <= x1)
-                   & (fine[:, 1] >= y0) & (fine[:, 1] <= y1))
-            if hit.any():
-                rows, cols = np.nonzero(hit)[0] // self.w, np.nonzero(hit)[0] % self.w
-                self.walk_rects.append((int(rows.min()), int(rows.max()) + 1,
-                                        int(cols.min()), int(cols.max()) + 1))
-            inside |= hit
+            inside |= ((fine[:, 0] >= x0) & (fine[:, 0] <= x1)
+                       & (fine[:, 1] >= y0) & (fine[:, 1] <= y1))
         walk = np.nonzero(inside)[0]
         self.walk_row = torch.as_tensor(walk // self.w, device=self.device)
         self.walk_col = torch.as_tensor(walk % self.w, device=self.device)
@@ -207,49 +201,19 @@ class DenseMap:
                       iters: int = WALK_ITERS) -> torch.Tensor:
         """(B, N, 2) px -> (B, 2, h, w) px backward displacement q - p on the box's fine cells.
 
-        The coarse inverse, upsampled; in the crease boxes the fine grid's own inverse, made
-        exact by walking: the forward map is piecewise affine over the neutral triangulation,
-        so repeatedly take the triangle t that contains q (a lookup image) and set
-        q = A_t^-1 (p) with A_t that triangle's deformed->neutral affine. A collapsed triangle
-        (lips pressed, lids shut) is never entered, so no smeared seam; where triangles fold
-        the walk settles on one layer."""
+        The coarse inverse, upsampled; in the crease boxes made exact by walking: the
+        forward map is piecewise affine over the neutral triangulation, so repeatedly take the
+        triangle t that contains q (a lookup image) and set q = A_t^-1 (p) with A_t that
+        triangle's deformed->neutral affine. A collapsed triangle (lips pressed, lids shut)
+        is never entered, so no smeared seam; where triangles fold the walk settles on one layer."""
         back = self.inverse(disp, self.coarse_cells, (box.cy0, box.cy1, box.cx0, box.cx1))
         ratio = self.coarse // self.step
         fine = F.interpolate(back, scale_factor=ratio, mode="bilinear", align_corners=False)
         h = -(-(box.y1 - box.y0) // self.step)
         w = -(-(box.x1 - box.x0) // self.step)
         fine = fine[..., :h, :w].contiguous()
-        self._fine_creases(disp, box, fine)
         self._walk(disp, box, fine, iters)
         return fine
-
-    def _fine_creases(self, disp: torch.Tensor, box: Box, fine: torch.Tensor) -> None:
-        """Refine `fine` (B, 2, h, w) px in the crease boxes (in place) by chord-Newton steps
-        on the fine grid's own field, from the coarse inverse: the walk starts from there and
-        keeps it where it cannot step (lids shut, lips pressed). The field is built only over
-        the crease box's preimage (the coarse inverse says where that is)."""
-        step = self.step
-        fy0, fx0 = box.y0 // step, box.x0 // step
-        h, w = fine.shape[-2:]
-        for r0, r1, c0, c1 in self.walk_rects:
-            i0, i1 = max(r0, fy0), min(r1, fy0 + h)
-            j0, j1 = max(c0, fx0), min(c1, fx0 + w)
-            if i1 <= i0 or j1 <= j0:
-                continue
-            sub = fine[:, :, i0 - fy0:i1 - fy0, j0 - fx0:j1 - fx0]   # (B, 2, hs, ws) px
-            px = _cell_centres(i1 - i0, j1 - j0, step) + (j0 * step, i0 * step)
-            p = torch.as_tensor(px, dtype=torch.float32, device=self.device)
-            p = p.view(1, i1 - i0, j1 - j0, 2)
-            q = p + sub.permute(0, 2, 3, 1)                            # preimages, px
-            lo, hi = q.reshape(-1, 2).amin(0).tolist(), q.reshape(-1, 2).amax(0).tolist()
-            rect = (max(0, math.floor(lo[1] / step) - 2), min(self.h, math.ceil(hi[1] / step) + 2),
-                    max(0, math.floor(lo[0] / step) - 2), min(self.w, math.ceil(hi[0] / step) + 2))
-            fwd = self.forward_field(disp, self.fine_cells, rect)
-            norm = _to_norm(rect, step, self.device)
-            origin = torch.tensor([rect[2] * step, rect[0] * step], device=self.device)
-            p_n = (p - origin) * norm - 1.0
-            back = chord_newton(fwd, p_n, sub * norm[None, :, None, None], keep_better=True)
-            sub.copy_(back.div_(norm[None, :, None, None]))
 
     def _walk(self, disp: torch.Tensor, box: Box, fine: torch.Tensor, iters: int) -> None:
         """Make `fine` (B, 2, h, w) px exact in the crease boxes (in place)."""
