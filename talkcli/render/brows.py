@@ -4,7 +4,7 @@ them and the upper lids.
 The warp alone moves the brows' pixels, but on faint or thin brows (the sample portrait, many
 paintings) a moved brow barely changes the picture, and the landmarker (like a viewer) reads a
 frown mostly from the darker fold under the brow. So the `brow_frown` channel also darkens a
-soft band between the deformed brow and the deformed upper lid, a third of the way down from
+soft band between the deformed brow and the deformed upper lid, a quarter of the way down from
 the brow, fading out before the lashes and beyond the eye's corners. Nothing changes at
 `brow_frown` 0 (a neutral frame is the portrait).
 """
@@ -20,7 +20,7 @@ from talkcli.motion.latent import index
 from talkcli.render.masks import band_frame, band_pixels, crop_grid, points_bbox
 
 SHADOW = 0.35         # darkening at the band's centre at brow_frown 1
-CENTRE = 0.35         # the band's centre: this far from the brow toward the lid
+CENTRE = 0.25         # the band's centre: this far from the brow toward the lid
 HALF = 0.2            # its Gaussian half-width, x the brow-to-lid distance
 REACH = 0.15          # it fades out this far (x eye width) beyond the eye's corners
 

@@ -60,6 +60,7 @@ BLINK_MEET = 0.12         # where the lids meet, fraction of the opening above t
 BLINK_OVERLAP = 0.14      # the upper lid comes this far past the meeting line
 LOWER_LID_PUSH = 0.11     # lower lid rise (x opening) of a lower_only _blink at 1
 BLINK_SMOOTH_ITERS = 6  # relaxation of the lid skin's displacement (see _relax)
+BLINK_SKIN = (0.7, 2.0)   # cm above the upper lid where its skin stops coming down with it
 WIDE_CORNER = 0.7         # cm each lip corner moves out at mouth_wide = 1
 ROUND_CORNER = 0.8        # cm each lip corner moves in at mouth_round = 1
 PRESS_OVERLAP = 0.0       # cm each lip goes past the line (> 0 folds the lips: zig-zag)
@@ -601,7 +602,7 @@ def _blink(mc: np.ndarray, side: str, lower_only: bool = False) -> np.ndarray:
     dy_l = np.interp(mc[:, 0], lo[order_l, 0], dl[order_l, 1])
     above = mc[:, 1] - up_line
     below = lo_line - mc[:, 1]
-    fa = np.where(above >= 0, (1.0 - _smoothstep(0.15, 1.4, above)), 0.0) * lat
+    fa = np.where(above >= 0, (1.0 - _smoothstep(*BLINK_SKIN, above)), 0.0) * lat
     fb = np.where(below >= 0, (1.0 - _smoothstep(0.0, 0.7, below)), 0.0) * lat
     d[:, 1] += dy_u * fa + dy_l * fb
     d[:, 2] += dz_u * fa
