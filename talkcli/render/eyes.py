@@ -38,6 +38,7 @@ LID_TINT = (1.0, 0.95, 0.94)   # ... and a little pinker (the thin lid skin show
 LID_FEATHER = 0.5        # the lid's top blends into the warped skin over this x its height
 LID_BINS = 10            # lid-skin colour measured in this many strips across the eye
 LID_QUANTILE = 0.4       # ... as this quantile of each strip's pixels
+LID_BAND = 0.7           # ... over this x the opening above the lashes
 LASH_ALPHA = 0.85        # the lash line's opacity at its middle (a drawn line is opaque)
 LASH_TAPER = 0.5         # ... and its width at the corners, x its width at the middle
 LASH_FRINGE = 1.8        # below the margin the lashes fade this many times more slowly
@@ -188,7 +189,7 @@ class EyeCompositor:
             eye.lash = self._skin * 0.35
         # skin above the lashes (which are ~ a tenth of the eye width thick, more on drawings)
         a0 = max(2.0, 0.12 * eye.width0, 0.3 * opening)
-        skin = (above > a0) & (above < a0 + max(3.0, 0.7 * opening)) & (u.abs() < 0.5)
+        skin = (above > a0) & (above < a0 + max(3.0, LID_BAND * opening)) & (u.abs() < 0.5)
         sel = pixels[:, skin]
         eye.lid = sel.median(dim=1).values if sel.shape[1] >= 4 else self._skin
         eye.lid = torch.maximum(eye.lid, eye.lash)
