@@ -234,7 +234,12 @@ def test_tiny_eyes_are_left_alone(faces) -> None:  # noqa: ANN001
 # Whole renders re-measured with the project's landmarker: a closed eye must read as closed
 # and show lid skin (no white seam of sclera between the lids).
 CLOSED_MAX = 0.25          # blink 1: landmarked opening / open opening (issue 14)
-CLOSED_MAX_DEV = 0.55      # reached on the dev portraits (see the README's eyelid notes)
+# Dev portraits still short of CLOSED_MAX (measured 0.26, 0.36, 0.51): a dark lid in shadow
+# (the woman's left eye), a painting's dark eye socket, a blurry 256-px photo behind glasses.
+# The landmarker's iris model falls back to an open eye wherever the closed eye shows little
+# (real blinks in the dev videos read 0.13-0.51 of open): issue 14 is open on these.
+CLOSED_SHORT = {"real_openmouth_woman_d9": 0.3, "art_monalisa": 0.42,
+                "real_glasses_lab2_256": 0.55}
 SEAM_MAX_DEV = 1.5
 
 
@@ -322,4 +327,4 @@ def test_closed_eye_reads_closed_on_dev_portraits(dev_assets) -> None:  # noqa: 
     portraits = sorted((dev_assets / "portrait").glob("*.*"))
     assert portraits
     for path in portraits:
-        _check_blinks(path, CLOSED_MAX_DEV, SEAM_MAX_DEV)
+        _check_blinks(path, CLOSED_SHORT.get(path.stem, CLOSED_MAX), SEAM_MAX_DEV)

@@ -37,6 +37,12 @@ LID_DARKEN = 0.16        # the closed lid's skin is this much darker at the lash
 LID_TINT = (1.0, 0.95, 0.94)   # ... and a little pinker (the thin lid skin shows blood)
 LID_FEATHER = 0.5        # the lid's top blends into the warped skin over this x its height
 LID_BINS = 10            # lid-skin colour measured in this many strips across the eye
+LID_QUANTILE = 0.4       # ... as this quantile of each strip's pixels
+LID_BAND = 0.7           # ... over this x the opening above the lashes
+LASH_ALPHA = 0.85        # the lash line's opacity at its middle (a drawn line is opaque)
+LASH_TAPER = 0.5         # ... and its width at the corners, x its width at the middle
+LASH_FRINGE = 1.8        # below the margin the lashes fade this many times more slowly
+CORNER_CLAMP = 0.15      # near the canthi (radius x eye width) nothing is lighter than the lid
 MIN_OPENING_PX = 2.0     # an eye opening under this (px) is left alone
 
 
@@ -183,7 +189,7 @@ class EyeCompositor:
             eye.lash = self._skin * 0.35
         # skin above the lashes (which are ~ a tenth of the eye width thick, more on drawings)
         a0 = max(2.0, 0.12 * eye.width0, 0.3 * opening)
-        skin = (above > a0) & (above < a0 + max(3.0, 0.7 * opening)) & (u.abs() < 0.5)
+        skin = (above > a0) & (above < a0 + max(3.0, LID_BAND * opening)) & (u.abs() < 0.5)
         sel = pixels[:, skin]
         eye.lid = sel.median(dim=1).values if sel.shape[1] >= 4 else self._skin
         eye.lid = torch.maximum(eye.lid, eye.lash)
@@ -194,10 +200,14 @@ class EyeCompositor:
             lo_u, hi_u = -0.5 + k / LID_BINS, -0.5 + (k + 1) / LID_BINS
             part = pixels[:, skin & (u >= lo_u - 0.05) & (u < hi_u + 0.05)]
             # a little below the median: the lid must not come out lighter than its skin
-            cols.append(part.quantile(0.4, dim=1) if part.shape[1] >= 3 else eye.lid)
+            cols.append(part.quantile(LID_QUANTILE, dim=1) if part.shape[1] >= 3 else eye.lid)
         centres = torch.linspace(-0.5 + 0.5 / LID_BINS, 0.5 - 0.5 / LID_BINS, LID_BINS,
                                  device=self.device)
         table = torch.stack(cols, 1)                      # (3, LID_BINS)
+        # a strip that caught something else (a glasses frame, a shadow) must not show as a
+        # patch of its own: each strip takes the median of itself and its neighbours
+        padded = torch.cat((table[:, :1], table, table[:, -1:]), 1)
+        table = padded.unfold(1, 3, 1).median(dim=-1).values
         pos = ((grid - centres[0]) / (centres[1] - centres[0])).clamp(0, LID_BINS - 1)
         i0 = pos.floor().long().clamp(max=LID_BINS - 2)
         t = pos - i0
@@ -263,9 +273,10 @@ class EyeCompositor:
         # cross (a full blink comes past the lower lid), the upper lid is in front.
         edge = frame.v_up
         sel = cover.amax(1) > 0.0
-        top = float(cover.amax()) + 4.0
+        top = (1.0 + LID_FEATHER) * float(cover.amax()) + 4.0
         pts = torch.cat((xy[sel][:, list(eye.upper)], xy[sel][:, list(eye.lower)]), 1)
-        box = points_bbox(pts, 2.0, self.height, self.width)
+        # (wide enough for the corner clamp's falloff: a cut-off one shows the crop's edge)
+        box = points_bbox(pts, 2.0 + self._corner_radius(eye), self.height, self.width)
         if box is None:
             return
         x0, y0, h, w = box
@@ -278,8 +289,10 @@ class EyeCompositor:
         c = px.lookup(cover)                                 # px of lid come down here
         feather = LID_FEATHER * c + 1.0
         along = soft_step((0.5 - px.u.abs()) * lc)
-        # 1 from just below the lash line up to the lid's top, fading into the warped skin
-        a = (soft_step(d + 1.0) * ((c + feather - d) / (2.0 * feather)).clamp(0.0, 1.0)
+        # 1 from just below the lash line up to the lid's top (where its margin was), fading
+        # into the warped skin above it (a half-covered top let the stretched skin show
+        # through inside the eye: a light seam)
+        a = (soft_step(d + 1.0) * ((c + feather - d) / feather).clamp(0.0, 1.0)
              * along * (c / 0.75).clamp(max=1.0))
         # where the lids touch or cross, whatever the warp squeezed between them near the
         # corners (a sliver of sclera) is lid too, however little the lid came down there
@@ -298,12 +311,42 @@ class EyeCompositor:
                               for i in range(3)], 1)
         colour = colour * shade * (1.0 + (tint - 1.0) * k[:, None])
         crop = frames[:, :, y0:y0 + h, x0:x0 + w]
+        before = crop.clone()
         crop.add_(a[:, None] * (colour - crop))
-        # one lash line at the lid's edge, as thick as the lid has come down allows
-        half = LASH_WIDTH * eye.width0 * (lc / eye.width0) + 0.4
-        line = (-((d - 0.3 * half) / half).square()).exp() * along * (c / (2.0 * half)).clamp(
-            max=1.0)
+        # one lash line at the lid's edge, as thick as the lid has come down allows: tapering
+        # toward the corners, the lashes hanging down as a softer fringe below the margin
+        taper = 1.0 - (1.0 - LASH_TAPER) * (2.0 * px.u).square().clamp(max=1.0)
+        half = (LASH_WIDTH * lc + 0.4) * taper
+        x = d - 0.3 * half
+        x = torch.where(x < 0.0, x / LASH_FRINGE, x)
+        line = (-(x / half).square()).exp() * along * (c / (2.0 * half)).clamp(max=1.0)
+        line = line * (LASH_ALPHA + (1.0 - LASH_ALPHA) * (1.0 - taper) / (1.0 - LASH_TAPER))
         crop.add_(line[:, None] * (eye.lash.view(1, 3, 1, 1) - crop))
+        self._clamp_corners(eye, crop, before, xy, xs, ys, colour, closure)
+
+    @staticmethod
+    def _corner_radius(eye: _Eye) -> float:
+        return max(2.5, CORNER_CLAMP * eye.width0)
+
+    def _clamp_corners(self, eye: _Eye, crop: torch.Tensor, before: torch.Tensor,
+                       xy: torch.Tensor, xs: torch.Tensor, ys: torch.Tensor, colour: torch.Tensor,
+                       closure: torch.Tensor) -> None:
+        """A shut eye's canthi: the warp squeezes what is left of the corner sclera (and the
+        caruncle's highlight) into specks at the ends of the lash line, and flat lid paint is
+        lighter than a shadowed corner. Near each corner keep the darkest of the warped pixel,
+        the painted one and the lid's skin: no pale speck, the corner's own shadow kept."""
+        radius = self._corner_radius(eye)
+        near = torch.zeros_like(crop[:, 0])
+        for k in eye.corners:
+            cx, cy = xy[:, k, 0].view(-1, 1, 1), xy[:, k, 1].view(-1, 1, 1)
+            dist2 = (xs - cx).square() + (ys - cy).square()
+            # compact (nothing changes beyond the radius), full at the corner
+            near = torch.maximum(near, (1.0 - dist2 / radius ** 2).clamp_min(0.0).square())
+        # only as the lids meet (a half-open eye's corners are its own)
+        shut = ((closure - 0.6) / 0.4).clamp(0.0, 1.0)
+        w = (near * shut)[:, None]
+        target = torch.minimum(torch.minimum(before, crop), colour)
+        crop.add_(w * (target - crop))
 
     def _composite_eye(self, eye: _Eye, frames: torch.Tensor, xy: torch.Tensor,
                        lat: torch.Tensor) -> None:

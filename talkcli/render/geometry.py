@@ -60,9 +60,13 @@ BLINK_MEET = 0.12         # where the lids meet, fraction of the opening above t
 BLINK_OVERLAP = 0.14      # the upper lid comes this far past the meeting line
 LOWER_LID_PUSH = 0.11     # lower lid rise (x opening) of a lower_only _blink at 1
 BLINK_SMOOTH_ITERS = 6  # relaxation of the lid skin's displacement (see _relax)
+BLINK_SKIN = (0.7, 2.0)   # cm above the upper lid where its skin stops coming down with it
 WIDE_CORNER = 0.7         # cm each lip corner moves out at mouth_wide = 1
 ROUND_CORNER = 0.8        # cm each lip corner moves in at mouth_round = 1
 PRESS_OVERLAP = 0.0       # cm each lip goes past the line (> 0 folds the lips: zig-zag)
+# A p/b/m press under a smile takes back this share of the smile: pressed lips pull the corners
+# in (AU24 against AU12), and a deep smile curve with the lips closed reads as a parted mouth
+PRESS_SMILE = 0.6
 RING_DEPTH_BLEND = (0.3, 0.6, 0.85, 1.0, 1.0)
 # A portrait whose mouth is open (inner-lip gap 13-14 above REST_OPEN_GAP interocular: a smile
 # with teeth, mid-word) rests with the lips closed: the jaw and lower lip rise REST_LOWER_SHARE
@@ -598,7 +602,7 @@ def _blink(mc: np.ndarray, side: str, lower_only: bool = False) -> np.ndarray:
     dy_l = np.interp(mc[:, 0], lo[order_l, 0], dl[order_l, 1])
     above = mc[:, 1] - up_line
     below = lo_line - mc[:, 1]
-    fa = np.where(above >= 0, (1.0 - _smoothstep(0.15, 1.4, above)), 0.0) * lat
+    fa = np.where(above >= 0, (1.0 - _smoothstep(*BLINK_SKIN, above)), 0.0) * lat
     fb = np.where(below >= 0, (1.0 - _smoothstep(0.0, 0.7, below)), 0.0) * lat
     d[:, 1] += dy_u * fa + dy_l * fb
     d[:, 2] += dz_u * fa
@@ -666,6 +670,7 @@ class Deformer:
         self.jaw_w = torch.as_tensor(geo.jaw_weight, **f32)[None, :, None]
         self.basis = torch.as_tensor(geo.basis.reshape(len(BASIS_CHANNELS), -1), **f32)
         self.basis_idx = torch.as_tensor([index(c) for c in BASIS_CHANNELS], device=device)
+        self._smile = BASIS_CHANNELS.index("smile")
         self.jaw_pivot = torch.as_tensor(geo.jaw_pivot, **f32)
         self.head_pivot = torch.as_tensor(geo.head_pivot, **f32)
         a = torch.as_tensor(geo.jaw_axis_a, dtype=torch.float64)
@@ -695,6 +700,9 @@ class Deformer:
         b = lat.shape[0]
         n = self.points.shape[0]
         lin = lat.index_select(1, self.basis_idx)
+        press = lat[:, self.i["lips_press"]].clamp(0.0, 1.0)
+        lin = lin.clone()
+        lin[:, self._smile] *= 1.0 - PRESS_SMILE * press
         disp = (lin @ self.basis).view(b, n, 3)
         jaw = lat[:, self.i["jaw_open"]] * (1.0 - lat[:, self.i["lips_press"]]).clamp(0.0, 1.0)
         if self.rest_close is not None:

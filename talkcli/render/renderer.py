@@ -6,7 +6,8 @@ Per chunk of frames (one torch code path for CPU and CUDA):
 3. grid_sample the person layer (premultiplied colour + alpha, irises painted out) and lay it
    over a still background plate (the person area filled in from around it), so the background
    and the frame border never move and no streaks are dragged out of the head's outline;
-4. paint the mouth interior and the eyes (mouth.MouthCompositor, eyes.EyeCompositor);
+4. paint the mouth interior and the eyes (mouth.MouthCompositor, eyes.EyeCompositor), and
+   shade under lowered brows (brows.BrowShade);
 5. quantise to uint8 into a preallocated buffer; one transfer to the host.
 
 With neutral latents every displacement is zero, the map is the identity grid and the
@@ -25,6 +26,7 @@ import torch
 
 from talkcli.face.rig import FaceRig
 from talkcli.motion.latent import CHANNELS
+from talkcli.render.brows import BrowShade
 from talkcli.render.eyes import EyeCompositor
 from talkcli.render.fill import membrane_fill
 from talkcli.render.framing import frame_rig
@@ -91,6 +93,7 @@ class Renderer:
             torch.as_tensor(framed.iris_right, **f32), torch.as_tensor(framed.eye_left, **f32),
             torch.as_tensor(framed.eye_right, **f32), dev, interocular=framed.interocular)
         self.mouth = MouthCompositor(base, mesh, framed.interocular, dev)
+        self.brows = BrowShade(height, width, dev)
         source = self.eyes.clean_base.to(**f32)
 
         mask = torch.as_tensor(framed.person_mask, **f32)[None]
@@ -186,6 +189,7 @@ class Renderer:
             self._warp_torch(box, back, frames)
         frames = self.mouth.composite(frames, mesh, lat)
         frames = self.eyes.composite(frames, mesh, lat)
+        frames = self.brows.composite(frames, mesh, lat)
         if self._cpu is not None:
             self._cpu.quantise(self._frames_hwc[:n, y0:y1, x0:x1].numpy(),
                                out[:, y0:y1, x0:x1].numpy())
