@@ -60,8 +60,8 @@ BLINK_MEET = 0.12         # where the lids meet, fraction of the opening above t
 BLINK_OVERLAP = 0.14      # the upper lid comes this far past the meeting line
 LOWER_LID_PUSH = 0.11     # lower lid rise (x opening) of a lower_only _blink at 1
 BLINK_SMOOTH_ITERS = 6  # relaxation of the lid skin's displacement (see _relax)
-WIDE_CORNER = 0.7         # cm each lip corner moves out at mouth_wide = 1
-ROUND_CORNER = 0.8        # cm each lip corner moves in at mouth_round = 1
+WIDE_CORNER = 0.9         # cm each lip corner moves out at mouth_wide = 1
+ROUND_CORNER = 1.0        # cm each lip corner moves in at mouth_round = 1
 PRESS_OVERLAP = 0.0       # cm each lip goes past the line (> 0 folds the lips: zig-zag)
 RING_DEPTH_BLEND = (0.3, 0.6, 0.85, 1.0, 1.0)
 # A portrait whose mouth is open (inner-lip gap 13-14 above REST_OPEN_GAP interocular: a smile

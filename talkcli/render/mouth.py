@@ -44,7 +44,7 @@ LOWER = regions.LIPS_INNER_LOWER
 # Points that move with the skull, not the jaw or lips: nose bridge/tip/base, inner eye corners.
 SKULL = (168, 6, 197, 195, 5, 4, 1, 133, 362, 98, 327)
 
-UPPER_TOOTH = 0.12       # visible upper-incisor length below the neutral upper lip, x mouth width
+UPPER_TOOTH = 0.14       # visible upper-incisor length below the neutral upper lip, x mouth width
 LOWER_TOOTH = 0.045      # lower-incisor height above the lower lip, x mouth width
 LOWER_SHADOW = 0.5       # darkening of the jaw's part of an open portrait's mouth, fully open
 ANCHOR = 0.42           # share of a portrait's open mouth that moves with each lip
@@ -54,7 +54,7 @@ OPEN_PORTRAIT = 0.07     # neutral inner gap above which the portrait is open, x
 DEPTH_DARK = 0.35        # darkening of the cavity's back (far from the lips)
 CAVITY_LUM = 0.5         # cavity brightness, x the cheek's
 TONGUE_LUM = 0.75        # tongue brightness, x the cheek's
-TEETH_MIN = 1.0          # teeth at least this bright, x the cheek's (+0.08)
+TEETH_MIN = 1.1          # teeth at least this bright, x the cheek's (+0.08)
 SEAM_WIDTH = 0.014        # half-width of the pressed lips' seam, x mouth width (+1 px)
 SEAM_MIN_GAP = 3.0        # px of neutral lip gap from which a pressed seam is painted
 SEAM_SQUEEZE = 0.12       # extra seam half-width per px the portrait's opening was squeezed
@@ -284,19 +284,20 @@ class MouthCompositor:
         seps = 1.0 - 0.09 * torch.exp(-(gap_px / sep_w).square()) * t_edge.sqrt()
         # slight tooth-to-tooth variation (no piano keys), darker toward the corners
         seps = seps * (1.0 + 0.035 * torch.sin(2.7 * torch.round(tau) + 0.9))
-        recede = 1.0 - 0.85 * au.pow(2.0)
-        # the translucent, greyer incisal edge; the upper lip's shadow on the top
-        sh_ut = recede * seps * (1.0 - 0.22 * torch.exp(-d_te.clamp_min(0.0)
+        recede = 1.0 - 0.7 * au.pow(2.0)
+        # the translucent incisal edge; the upper lip's shadow on the top (teeth half hidden
+        # in it, not a grey bar framed by a rim)
+        sh_ut = recede * seps * (1.0 - 0.15 * torch.exp(-d_te.clamp_min(0.0)
                                                          / (0.015 * length + 0.6)))
-        sh_ut = sh_ut * (0.62 + 0.38 * (du / (0.045 * length + 0.5)).clamp(0.0, 1.0))
+        sh_ut = sh_ut * (0.55 + 0.45 * (du / (0.06 * length + 0.5)).clamp(0.0, 1.0).sqrt())
 
         # Lower teeth: a thinner band on the lower lip (jaw), mostly hidden.
         lower = (LOWER_TOOTH * (1.0 + 0.6 * wide - 0.5 * round_)).view(-1, 1, 1) * length
         # ... that rises into view only as the jaw opens wide
-        lower = lower * ((px.up_v + px.low_v) / (0.2 * length)).clamp(0.0, 1.0)
+        lower = lower * ((px.up_v + px.low_v - 0.08 * length) / (0.2 * length)).clamp(0.0, 1.0)
         d_lt = lower * (1.0 - 1.6 * u.square()).clamp_min(0.0) - dl                # + above lip
         a_lt = soft_step(d_lt, 1.2) * (1.0 - au.pow(4)) * float(teeth)
-        sh_lt = 0.6 * recede * seps * (0.8 + 0.2 * (d_lt / 2.0).clamp(0.0, 1.0))
+        sh_lt = 0.75 * recede * seps * (0.7 + 0.3 * (d_lt / 2.0).clamp(0.0, 1.0))
 
         # Tongue: a hump low in the cavity, rising with the opening; its front (low in the
         # image, nearer the viewer) lit, its back dark.
@@ -319,9 +320,17 @@ class MouthCompositor:
         w_c = rest * (1.0 - a_t)
         # depth: the back of the mouth, far from every lip, is darkest
         w_c = w_c * sh_c * (1.0 - DEPTH_DARK * (1.0 - torch.exp(-near / (0.08 * length))))
-        weights = torch.stack((w_c * (1.0 - k_near), w_c * k_near, w_t * sh_t, w_lt * sh_lt,
-                               w_ut * sh_ut), -1)
-        weights = weights * lip_shadow[..., None]
+        # teeth in shadow fade into the warm cavity colour, not to grey (a grey bar inside a
+        # dark rim reads as a sticker)
+        sh_ut = sh_ut.clamp(0.0, 1.0)
+        sh_lt = sh_lt.clamp(0.0, 1.0)
+        teeth_shade = w_ut * (1.0 - sh_ut) + w_lt * (1.0 - sh_lt)
+        weights = torch.stack((w_c * (1.0 - k_near), w_c * k_near + 0.8 * teeth_shade,
+                               w_t * sh_t, w_lt * sh_lt, w_ut * sh_ut), -1)
+        # the lips' own shadow falls on the cavity fully, on the teeth (further forward) less
+        teeth_lip = 1.0 - 0.5 * (1.0 - lip_shadow)
+        weights = weights * torch.stack((lip_shadow, lip_shadow, lip_shadow, teeth_lip,
+                                         teeth_lip), -1)
         palette = torch.stack((self.cavity, self.cavity_lip, self.tongue, self.teeth,
                                self.teeth), 0)                                   # (5, 3)
         colour = (weights @ palette).permute(0, 3, 1, 2)
