@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from mouth import DEFAULT_ASSETS, FPS, REAL_SECONDS, real_videos  # noqa: E402
+from mouth import DEFAULT_ASSETS, FIT_CLIPS, FPS, REAL_SECONDS, real_videos  # noqa: E402
 from realism import corr_at, crop_audio  # noqa: E402
 
 from talkcli.audio.io import load_audio  # noqa: E402
@@ -35,8 +35,7 @@ from talkcli.motion.generator import MotionGenerator  # noqa: E402
 from talkcli.motion.lips import LIP_PARAMS, LipParams, lip_track  # noqa: E402
 from talkcli.render.geometry import JAW_TARGET_GAP  # noqa: E402
 
-FIT = ("german_anchor_20s_mimictalk", "vox2_pcavs_Audio_Source_00086",
-       "hdtf_katiehill_sadtalker")
+FIT = FIT_CLIPS
 HUMAN_GAP_STD = 0.047
 GRID = {
     "cons_gain": (0.4, 0.7, 1.0),
