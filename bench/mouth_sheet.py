@@ -30,7 +30,7 @@ POSES: dict[str, dict[str, float]] = {
     "closed": {},
     "half": {"jaw_open": 0.35},
     "wide": {"jaw_open": 0.75},
-    "f": {"jaw_open": 0.05, "lips_press": 0.4, "lip_tuck": 1.0},
+    "f": {"jaw_open": 0.1, "lip_tuck": 1.0},
     "o": {"jaw_open": 0.3, "mouth_round": 0.8},
     "ee": {"jaw_open": 0.2, "mouth_wide": 1.0},
 }

@@ -1,4 +1,5 @@
-"""Lips: timed phones + acoustic cues -> jaw_open, mouth_round, mouth_wide, lips_press.
+"""Lips: timed phones + acoustic cues -> jaw_open, mouth_round, mouth_wide, lips_press,
+lip_tuck.
 
 The recipe follows DESIGN §1: a phone -> opening table by vowel height, scaled by
 (0.5 + 0.5 RMS / loud RMS), Gaussian smoothing (σ 30 ms, only 10 ms inside p/b/m so
@@ -27,6 +28,11 @@ SIGMA_WIDE_S = 0.040
 FALLBACK_S = 1.0
 LOOKAHEAD_S = 0.10  # how far ahead of a frame the lip track may look (lead + smoothing)
 
+# the latent channels this module writes
+LIP_CHANNELS = ("jaw_open", "mouth_round", "mouth_wide", "lips_press", "lip_tuck")
+SIGMA_TUCK_S = 0.025    # f/v: the lower lip goes under the teeth and comes back quickly
+TUCK = frozenset({"f", "v"})
+
 # phone -> (open, round, wide, press)
 VISEMES: dict[str, tuple[float, float, float, float]] = {
     "aa": (1.00, 0.0, 0.1, 0), "ae": (0.90, 0.0, 0.5, 0), "aw": (0.90, 0.4, 0.1, 0),
@@ -34,7 +40,7 @@ VISEMES: dict[str, tuple[float, float, float, float]] = {
     "eh": (0.65, 0.0, 0.5, 0), "ey": (0.60, 0.0, 0.7, 0), "er": (0.50, 0.4, 0.0, 0),
     "ow": (0.50, 0.8, 0.0, 0), "oy": (0.55, 0.6, 0.1, 0), "ih": (0.45, 0.0, 0.6, 0),
     "uh": (0.40, 0.6, 0.0, 0), "iy": (0.35, 0.0, 1.0, 0), "uw": (0.30, 1.0, 0.0, 0),
-    "w": (0.20, 1.0, 0.0, 0), "f": (0.10, 0.0, 0.2, 0.4), "v": (0.10, 0.0, 0.2, 0.4),
+    "w": (0.20, 1.0, 0.0, 0), "f": (0.10, 0.0, 0.2, 0.0), "v": (0.10, 0.0, 0.2, 0.0),
     "p": (0.0, 0.0, 0.0, 1.0), "b": (0.0, 0.0, 0.0, 1.0), "m": (0.0, 0.0, 0.0, 1.0),
     "sil": (0.0, 0.0, 0.0, 0.0),
     "hh": (0.45, 0.0, 0.1, 0), "l": (0.35, 0.0, 0.2, 0), "r": (0.30, 0.5, 0.0, 0),
@@ -89,6 +95,7 @@ class LipTrack:
     mouth_round: np.ndarray
     mouth_wide: np.ndarray
     lips_press: np.ndarray
+    lip_tuck: np.ndarray
     labels: np.ndarray  # phone label per analysis frame (not led)
     closure_cue: np.ndarray  # acoustic closure evidence 0-1 (not led)
 
@@ -97,7 +104,7 @@ class LipTrack:
         t = np.arange(frames, dtype=np.float64) * (RATE / fps)
         k = np.arange(self.jaw_open.shape[0], dtype=np.float64)
         out = {}
-        for name in ("jaw_open", "mouth_round", "mouth_wide", "lips_press"):
+        for name in LIP_CHANNELS:
             out[name] = np.interp(t, k, getattr(self, name)).astype(np.float32)
         return out
 
@@ -237,6 +244,10 @@ def lip_track(phones: list[Phone], f: Features, intensity: float = 1.0,
     press_ac = np.where(long_run, cue * 0.6, press_ac)
     press = np.maximum(tgt[:, 3], press_ac)
     opening = tgt[:, 0] * (1.0 - press)
+    # f/v: the lower lip tucks under the upper teeth (where the recogniser heard f/v and
+    # no closure); the labiodental opening itself stays small
+    tuck = np.isin(labels.astype(str), list(TUCK)) & ~long_run & ~sil_voiced
+    tuck = tuck.astype(np.float64) * (1.0 - press)
     rnd = tgt[:, 1] * (1.0 - press)
     wide = tgt[:, 2] * (1.0 - press)
 
@@ -265,6 +276,7 @@ def lip_track(phones: list[Phone], f: Features, intensity: float = 1.0,
     rnd = np.where(still, 0.0, rnd)
     wide = np.where(still, 0.0, wide)
     press = np.where(still, 0.0, press)
+    tuck = np.where(still, 0.0, tuck)
 
     closed = press > 0.5
     m = _smooth(closed.astype(np.float64), SIGMA_CLOSURE_S)
@@ -282,6 +294,7 @@ def lip_track(phones: list[Phone], f: Features, intensity: float = 1.0,
         mouth_round=np.clip(_lead(rnd, lead) * gs, 0, 1),
         mouth_wide=np.clip(_lead(wide, lead) * gs, 0, 1),
         lips_press=np.clip(_lead(press_s, lead), 0, 1),
+        lip_tuck=np.clip(_lead(_smooth(tuck, SIGMA_TUCK_S), lead) * gs, 0, 1),
         labels=labels,
         closure_cue=cue,
     )
