@@ -53,8 +53,6 @@ VISEMES: dict[str, tuple[float, float, float, float]] = {
 BILABIAL = frozenset({"p", "b", "m"})
 VOWELS = frozenset({"aa", "ae", "aw", "ay", "ah", "ao", "eh", "ey", "er", "ow", "oy", "ih",
                     "uh", "iy", "uw"})
-LINGUAL_STOPS = frozenset({"t", "d", "k", "g"})
-LINGUAL_CUE = 0.8       # share of an acoustic closure cue kept next to t/d/k/g
 # consonants made with the lips (or no sound): they set the opening themselves
 LIP_MADE = frozenset({"p", "b", "m", "f", "v", "w", "sil"})
 STOPS_NASALS = frozenset({"p", "b", "m", "t", "d", "k", "g", "n", "ng", "sil", "hh", "f", "v"})
@@ -243,13 +241,6 @@ def lip_track(phones: list[Phone], f: Features, intensity: float = 1.0,
     near_stop = maximum_filter1d(np.isin(labels.astype(str), list(STOPS_NASALS)).astype(np.uint8),
                                  size=7).astype(bool)
     press_ac = np.where(near_stop & ~long_run, cue, 0.0)
-    # a stop gap next to an alveolar/velar label (t, d, k, g) is as often the tongue as the
-    # lips: pressed only partly there (the lips still come most of the way together)
-    lingual = maximum_filter1d(np.isin(labels.astype(str), list(LINGUAL_STOPS)).astype(np.uint8),
-                               size=7).astype(bool)
-    labial = maximum_filter1d(np.isin(labels.astype(str), list(BILABIAL)).astype(np.uint8),
-                              size=7).astype(bool)
-    press_ac = np.where(lingual & ~labial, LINGUAL_CUE * press_ac, press_ac)
     press_ac = np.where(long_run, cue * 0.6, press_ac)
     press = np.maximum(tgt[:, 3], press_ac)
     opening = tgt[:, 0] * (1.0 - press)
