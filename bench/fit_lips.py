@@ -2,9 +2,9 @@
 
 The real speakers' mouths (inner-lip gap per frame, measured and cached by bench/mouth.py) are
 compared with the lip track made from the same audio. A grid over the model's shape parameters
-(consonant opening, loudness share, smoothing, lead, dead zone) is scored by the mean Pearson r
-of jaw_open * (1 - lips_press) with the real gap (lag 0) on the FIT clips; the amplitude
-(vowel_gain) is then set so the rendered opening's spread matches people's (gap std ~0.047
+(consonant opening, loudness share, smoothing, lead, dead zone, vowel carry-over) is scored by
+the mean Pearson r of jaw_open * (1 - lips_press) with the real gap (lag 0) on the FIT clips; the
+amplitude (vowel_gain) is then set so the rendered opening's spread matches people's (gap std ~0.047
 interocular: the renderer opens JAW_TARGET_GAP interocular at jaw_open = 1). The held-out clips
 are reported, never used to choose.
 
@@ -44,6 +44,7 @@ GRID = {
     "lead_s": (0.04,),
     "dead": (0.0, 0.15),
     "speech_open": (0.1, 0.2, 0.3, 0.45),
+    "carry": (0.0, 0.6),
 }
 MIN_OPEN_SHARE = 0.35   # people: the mouth is open (gap > 0.08) on about half the frames
 
