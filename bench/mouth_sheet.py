@@ -1,5 +1,6 @@
 """Mouth close-up contact sheet (issue #8): every dev portrait at closed, half, wide, f, o and
-ee, beside real dev speakers' mouths at closed, half and wide openings.
+ee, then real dev speakers' mouths at the 5th, 50th, 80th and 97th percentile of their opening
+(first four columns; the column titles name the rendered poses).
 
 Each cell is the mouth region (lip corners +- 0.45 mouth width, from the deformed mesh)
 scaled to one size, so lip shape, teeth and interior can be compared at a glance.
