@@ -2,9 +2,9 @@
 
 The real speakers' mouths (inner-lip gap per frame, measured and cached by bench/mouth.py) are
 compared with the lip track made from the same audio. A grid over the model's shape parameters
-(consonant opening, loudness share, smoothing, lead, dead zone) is scored by the mean Pearson r
-of jaw_open * (1 - lips_press) with the real gap (lag 0) on the FIT clips; the amplitude
-(vowel_gain) is then set so the rendered opening's spread matches people's (gap std ~0.047
+(consonant opening, loudness share, smoothing, lead, dead zone, vowel carry-over) is scored by
+the mean Pearson r of jaw_open * (1 - lips_press) with the real gap (lag 0) on the FIT clips; the
+amplitude (vowel_gain) is then set so the rendered opening's spread matches people's (gap std ~0.047
 interocular: the renderer opens JAW_TARGET_GAP interocular at jaw_open = 1). The held-out clips
 are reported, never used to choose.
 
@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from mouth import DEFAULT_ASSETS, FPS, REAL_SECONDS, real_videos  # noqa: E402
+from mouth import DEFAULT_ASSETS, FIT_CLIPS, FPS, REAL_SECONDS, real_videos  # noqa: E402
 from realism import corr_at, crop_audio  # noqa: E402
 
 from talkcli.audio.io import load_audio  # noqa: E402
@@ -35,8 +35,7 @@ from talkcli.motion.generator import MotionGenerator  # noqa: E402
 from talkcli.motion.lips import LIP_PARAMS, LipParams, lip_track  # noqa: E402
 from talkcli.render.geometry import JAW_TARGET_GAP  # noqa: E402
 
-FIT = ("german_anchor_20s_mimictalk", "vox2_pcavs_Audio_Source_00086",
-       "hdtf_katiehill_sadtalker")
+FIT = FIT_CLIPS
 HUMAN_GAP_STD = 0.047
 GRID = {
     "cons_gain": (0.4, 0.7, 1.0),
@@ -45,6 +44,7 @@ GRID = {
     "lead_s": (0.04,),
     "dead": (0.0, 0.15),
     "speech_open": (0.1, 0.2, 0.3, 0.45),
+    "carry": (0.0, 0.6),
 }
 MIN_OPEN_SHARE = 0.35   # people: the mouth is open (gap > 0.08) on about half the frames
 

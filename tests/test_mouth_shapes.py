@@ -1,6 +1,6 @@
 """The mouth re-measured through the full renderer (issue #8): spread widens and rounding narrows
 the lip corners, a medium opening shows a lit interior with upper teeth, a portrait whose mouth
-is open at rest renders closed for neutral motion, and closures close."""
+is open at rest renders closed for neutral motion, closures close, and f/v tuck the lower lip."""
 
 from __future__ import annotations
 
@@ -22,6 +22,8 @@ CASES = {
     "round": {"jaw_open": 0.15, "mouth_round": 1.0},
     "medium": {"jaw_open": 0.35},
     "press": {"jaw_open": 0.4, "lips_press": 1.0},
+    "slight": {"jaw_open": 0.1},
+    "tuck": {"jaw_open": 0.1, "lip_tuck": 1.0},
 }
 
 
@@ -99,6 +101,22 @@ def test_spread_widens_and_rounding_narrows_the_corners(sample_renders) -> None:
     base = _width(got["jaw"][1])
     assert _width(got["wide"][1]) > base + 0.04
     assert _width(got["round"][1]) < base - 0.04
+
+
+def test_fv_tuck_raises_the_lower_lip(sample_renders) -> None:  # noqa: ANN001
+    """f/v: at the same jaw the lower lip's middle (mesh 14, 17) comes up under the teeth and
+    the upper lip (13) lifts off them (the deformed mesh: a landmarker does not resolve a
+    millimetre of lower lip); the re-measured corners stay where they were."""
+    r, got = sample_renders
+    lat = neutral(2)
+    lat[:, index("jaw_open")] = 0.1
+    lat[1, index("lip_tuck")] = 1.0
+    p = r.deform(lat)[:, :468].numpy()
+    io = _interocular(p[0])
+    assert p[1, 14, 1] < p[0, 14, 1] - 0.01 * io
+    assert p[1, 17, 1] < p[0, 17, 1]
+    assert p[1, 13, 1] < p[0, 13, 1] - 0.01 * io
+    assert abs(_width(got["tuck"][1]) - _width(got["slight"][1])) < 0.05
 
 
 def test_medium_opening_is_lit_with_upper_teeth(sample_renders) -> None:  # noqa: ANN001

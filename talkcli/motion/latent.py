@@ -30,6 +30,7 @@ CHANNELS: tuple[str, ...] = (
     "eye_squint",   # -1..1, + narrows the eye aperture (smile, anger), - widens (surprise)
     "brow_inner",   # 0-1, inner brow ends raised (sadness, worry)
     "mouth_frown",  # 0-1, mouth corners pulled down (sadness)
+    "lip_tuck",     # 0-1, lower lip drawn up under the upper teeth (f, v)
 )
 
 # The value of each channel that leaves the portrait unchanged.

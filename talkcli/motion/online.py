@@ -42,7 +42,7 @@ from talkcli.motion import expression as E
 from talkcli.motion import gaze as G
 from talkcli.motion.head import HeadModel
 from talkcli.motion.latent import CHANNELS, index
-from talkcli.motion.lips import lip_track
+from talkcli.motion.lips import LIP_CHANNELS, lip_track
 from talkcli.motion.prosody import accents
 from talkcli.timing import DEFAULT_FPS, SAMPLE_RATE, frame_count
 
@@ -315,7 +315,7 @@ class OnlineMotion:
         for c, name in enumerate(("head_yaw", "head_pitch", "head_roll", "head_scale")):
             out[:, index(name)] = hp[:, c]
         jaw = np.interp(k, grid, lips.jaw_open)
-        for name in ("jaw_open", "mouth_round", "mouth_wide", "lips_press"):
+        for name in LIP_CHANNELS:
             out[:, index(name)] = np.interp(k, grid, getattr(lips, name))
         out[:, index("blink_left")] = blink
         out[:, index("blink_right")] = blink

@@ -65,11 +65,11 @@ def plot_motion(path: Path, audio: np.ndarray, track: MotionTrack,
             ax.text((ph.start + min(ph.end, dur)) / 2, 0.5, ph.phone, ha="center",
                     va="center", fontsize=6, color=col)
     ax = axes[2]
-    for name in ("jaw_open", "mouth_round", "mouth_wide", "lips_press"):
+    for name in ("jaw_open", "mouth_round", "mouth_wide", "lips_press", "lip_tuck"):
         ax.plot(t, track.channel(name)[:nf], label=name, lw=1)
     ax.set_ylim(-0.05, 1.05)
     ax.set_ylabel("lips")
-    ax.legend(loc="upper right", fontsize=7, ncol=4)
+    ax.legend(loc="upper right", fontsize=7, ncol=5)
     ax = axes[3]
     for name in ("head_yaw", "head_pitch", "head_roll", "gaze_yaw", "gaze_pitch"):
         ax.plot(t, track.channel(name)[:nf], label=name, lw=1,

@@ -31,7 +31,8 @@ MESH_N = 468
 
 # Linear expression channels, in the order of Geometry.basis.
 BASIS_CHANNELS = ("mouth_round", "mouth_wide", "lips_press", "blink_left", "blink_right",
-                  "brow_raise", "smile", "brow_frown", "eye_squint", "brow_inner", "mouth_frown")
+                  "brow_raise", "smile", "brow_frown", "eye_squint", "brow_inner", "mouth_frown",
+                  "lip_tuck")
 
 JAW_MAX = 0.46            # rad of jaw rotation at jaw_open = 1
 JAW_LOWER_LIP_DROP = 0.15  # cm extra lower-lip drop at jaw_open = 1 (more folds the chin skin)
@@ -61,8 +62,11 @@ BLINK_OVERLAP = 0.14      # the upper lid comes this far past the meeting line
 LOWER_LID_PUSH = 0.11     # lower lid rise (x opening) of a lower_only _blink at 1
 BLINK_SMOOTH_ITERS = 6  # relaxation of the lid skin's displacement (see _relax)
 BLINK_SKIN = (0.7, 2.0)   # cm above the upper lid where its skin stops coming down with it
-WIDE_CORNER = 0.7         # cm each lip corner moves out at mouth_wide = 1
-ROUND_CORNER = 0.8        # cm each lip corner moves in at mouth_round = 1
+WIDE_CORNER = 0.9         # cm each lip corner moves out at mouth_wide = 1
+ROUND_CORNER = 1.0        # cm each lip corner moves in at mouth_round = 1
+TUCK_LIFT = 0.14          # cm the upper lip rises on f/v (the incisors' edge shows)
+TUCK_UNDER = 0.08         # cm below the neutral upper-lip line the tucked lower lip stops
+TUCK_ROLL = 0.1           # cm the lower lip rolls up past where it rests (under the incisors)
 PRESS_OVERLAP = 0.0       # cm each lip goes past the line (> 0 folds the lips: zig-zag)
 # A p/b/m press under a smile takes back this share of the smile: pressed lips pull the corners
 # in (AU24 against AU12), and a deep smile curve with the lips closed reads as a parted mouth
@@ -291,8 +295,9 @@ def build_geometry(mesh: np.ndarray, pose: HeadPose, scale: float, width: int, h
     rest = _rest_close(mc, canon, jaw_w) if gap0 > REST_OPEN_GAP else None
     basis = np.zeros((len(BASIS_CHANNELS), n, 3))
     for k, name in enumerate(BASIS_CHANNELS):
-        # an open portrait presses its lips from the closed rest pose (not from its opening)
-        ref = mc if rest is None or name != "lips_press" else mc + rest[:MESH_N]
+        # an open portrait presses (and tucks) its lips from the closed rest pose (not from its
+        # opening)
+        ref = mc if rest is None or name not in ("lips_press", "lip_tuck") else mc + rest[:MESH_N]
         basis[k, :MESH_N] = _expression(name, ref)
     # the lips: upper lip lift / lower lip drop with the jaw are added in deform()
     basis_out = basis @ frame.a.T
@@ -470,6 +475,8 @@ def _expression(name: str, mc: np.ndarray) -> np.ndarray:
         d[ol, 1] += -0.3 * (mc[ol, 1] - mc[sets["il"], 1]) + d[sets["il"], 1]
         d[ou + ol, 2] -= 0.1
         d = _spread_lips(d, mc)
+    elif name == "lip_tuck":
+        d = _tuck(mc)
     elif name in ("blink_left", "blink_right"):
         d += _blink(mc, "left" if name == "blink_left" else "right")
     elif name == "eye_squint":
@@ -513,6 +520,26 @@ def _expression(name: str, mc: np.ndarray) -> np.ndarray:
         mid = 0.5 * (mc[14] + mc[17])
         d[:, 1] += 0.12 * _gauss(mc, mid, 0.9) * (1.0 - lips_upper_weight(mc))
     return d
+
+
+def _tuck(mc: np.ndarray) -> np.ndarray:
+    """f/v: the lower lip rises and rolls in under the upper incisors, the upper lip lifts a
+    little so their edge shows between the lips; the lower lip looks thinner (rolled in)."""
+    d = np.zeros_like(mc)
+    sets = _lip_sets()
+    up, lo = list(regions.LIPS_INNER_UPPER), list(regions.LIPS_INNER_LOWER)
+    along = np.clip(1.0 - (2.0 * (mc[up, 0] - mc[up, 0].mean())
+                           / max(float(np.ptp(mc[up, 0])), 1e-6)) ** 2, 0.0, 1.0)
+    d[up, 1] += TUCK_LIFT * along
+    d[sets["ou"], 1] += 0.5 * TUCK_LIFT * np.interp(mc[sets["ou"], 0], np.sort(mc[up, 0]),
+                                                    along[np.argsort(mc[up, 0])])
+    rise = (np.clip(mc[up, 1] - TUCK_UNDER - mc[lo, 1], 0.0, None) + TUCK_ROLL) * along
+    d[lo, 1] += rise
+    d[lo, 2] -= 0.3 * along
+    d[sets["ol"], 1] += 0.6 * np.interp(mc[sets["ol"], 0], np.sort(mc[lo, 0]),
+                                        rise[np.argsort(mc[lo, 0])])
+    d[sets["ol"], 2] -= 0.15
+    return _spread_lips(d, mc)
 
 
 def lips_upper_weight(mc: np.ndarray) -> np.ndarray:

@@ -44,21 +44,26 @@ LOWER = regions.LIPS_INNER_LOWER
 # Points that move with the skull, not the jaw or lips: nose bridge/tip/base, inner eye corners.
 SKULL = (168, 6, 197, 195, 5, 4, 1, 133, 362, 98, 327)
 
-UPPER_TOOTH = 0.12       # visible upper-incisor length below the neutral upper lip, x mouth width
+UPPER_TOOTH = 0.14       # visible upper-incisor length below the neutral upper lip, x mouth width
 LOWER_TOOTH = 0.045      # lower-incisor height above the lower lip, x mouth width
 LOWER_SHADOW = 0.5       # darkening of the jaw's part of an open portrait's mouth, fully open
 ANCHOR = 0.42           # share of a portrait's open mouth that moves with each lip
 LOWER_SINK = 1.0         # share of the jaw's anchored part hidden behind the lower lip, open
 LOWER_SINK_AT = 0.6      # extra opening (x the portrait's own) at which it is hidden
 OPEN_PORTRAIT = 0.07     # neutral inner gap above which the portrait is open, x width
-DEPTH_DARK = 0.35        # darkening of the cavity's back (far from the lips)
+DEPTH_DARK = 0.55        # darkening of the cavity's back (far from the lips)
+DEPTH_DARK_OPEN = 0.35   # ... behind an open portrait's own interior (it has its own depth;
+                         # darker, the landmarker reads the opening narrower)
 CAVITY_LUM = 0.5         # cavity brightness, x the cheek's
 TONGUE_LUM = 0.75        # tongue brightness, x the cheek's
-TEETH_MIN = 1.0          # teeth at least this bright, x the cheek's (+0.08)
+TEETH_MIN = 1.1          # teeth at least this bright, x the cheek's (+0.08)
 SEAM_WIDTH = 0.014        # half-width of the pressed lips' seam, x mouth width (+1 px)
 SEAM_MIN_GAP = 3.0        # px of neutral lip gap from which a pressed seam is painted
 SEAM_SQUEEZE = 0.12       # extra seam half-width per px the portrait's opening was squeezed
 TOOTH_STEP = (math.pi / 2) / 4.6   # angular width of one tooth on the dental arch
+# The painted interior is blurred by this (px + x mouth width px): photographed mouths are soft
+# inside (depth, shadow, the camera's focus); hard painted edges read as a sticker
+PAINT_BLUR = (0.3, 0.004)
 
 
 class MouthCompositor:
@@ -196,13 +201,15 @@ class MouthCompositor:
                 # Wider than the portrait: its own interior stays at the lips, the new depth
                 # in the middle is the synthetic mouth (with teeth if the portrait shows none).
                 synth, _ = self._synthetic(frame, px, xy, lat, teeth=not self.own_teeth,
-                                           tongue=False)
+                                           tongue=False, depth=DEPTH_DARK_OPEN)
                 colour = colour + dark[:, None] * (synth - colour)
         else:
             colour, alpha = self._synthetic(frame, px, xy, lat)
         if float(self.gap0.max()) >= SEAM_MIN_GAP:
             colour, alpha = self._seam(frame, px, scale, colour, alpha)
         alpha = alpha * active.view(-1, 1, 1).to(alpha.dtype)
+        if not self.open_portrait:
+            colour, alpha = _soften(colour, alpha, PAINT_BLUR[0] + PAINT_BLUR[1] * self.width0)
         crop.add_(alpha[:, None] * (colour - crop))
         return frames
 
@@ -238,7 +245,7 @@ class MouthCompositor:
         return lat[:, list(self._ch)]
 
     def _synthetic(self, frame, px, xy: torch.Tensor, lat: torch.Tensor,  # noqa: ANN001, ANN202
-                   teeth: bool = True, tongue: bool = True):
+                   teeth: bool = True, tongue: bool = True, depth: float = DEPTH_DARK):
         length = frame.length.view(-1, 1, 1)
         s = length / self.width0
         # Closed portrait: the neutral lip-contact gap is not interior; shrink it away.
@@ -280,23 +287,25 @@ class MouthCompositor:
         tau = theta / TOOTH_STEP
         gap_px = (tau - torch.round(tau)).abs() * TOOTH_STEP * torch.cos(theta) * 0.5 * length
         t_edge = (1.0 - d_te / tooth_px).clamp(0.0, 1.0)
-        sep_w = 0.004 * length + 0.7
-        seps = 1.0 - 0.09 * torch.exp(-(gap_px / sep_w).square()) * t_edge.sqrt()
+        sep_w = 0.006 * length + 0.7
+        # the gaps between teeth: shaded lines that deepen toward the incisal edge
+        seps = 1.0 - 0.28 * torch.exp(-(gap_px / sep_w).square()) * t_edge.sqrt()
         # slight tooth-to-tooth variation (no piano keys), darker toward the corners
         seps = seps * (1.0 + 0.035 * torch.sin(2.7 * torch.round(tau) + 0.9))
-        recede = 1.0 - 0.85 * au.pow(2.0)
-        # the translucent, greyer incisal edge; the upper lip's shadow on the top
-        sh_ut = recede * seps * (1.0 - 0.22 * torch.exp(-d_te.clamp_min(0.0)
+        recede = 1.0 - 0.9 * au.pow(2.5)   # the buccal corridor: teeth darken into the corners
+        # the translucent incisal edge; the upper lip's shadow on the top (teeth half hidden
+        # in it, not a grey bar framed by a rim)
+        sh_ut = recede * seps * (1.0 - 0.15 * torch.exp(-d_te.clamp_min(0.0)
                                                          / (0.015 * length + 0.6)))
-        sh_ut = sh_ut * (0.62 + 0.38 * (du / (0.045 * length + 0.5)).clamp(0.0, 1.0))
+        sh_ut = sh_ut * (0.55 + 0.45 * (du / (0.06 * length + 0.5)).clamp(0.0, 1.0).sqrt())
 
         # Lower teeth: a thinner band on the lower lip (jaw), mostly hidden.
         lower = (LOWER_TOOTH * (1.0 + 0.6 * wide - 0.5 * round_)).view(-1, 1, 1) * length
         # ... that rises into view only as the jaw opens wide
-        lower = lower * ((px.up_v + px.low_v) / (0.2 * length)).clamp(0.0, 1.0)
+        lower = lower * ((px.up_v + px.low_v - 0.08 * length) / (0.2 * length)).clamp(0.0, 1.0)
         d_lt = lower * (1.0 - 1.6 * u.square()).clamp_min(0.0) - dl                # + above lip
         a_lt = soft_step(d_lt, 1.2) * (1.0 - au.pow(4)) * float(teeth)
-        sh_lt = 0.6 * recede * seps * (0.8 + 0.2 * (d_lt / 2.0).clamp(0.0, 1.0))
+        sh_lt = 0.75 * recede * seps * (0.7 + 0.3 * (d_lt / 2.0).clamp(0.0, 1.0))
 
         # Tongue: a hump low in the cavity, rising with the opening; its front (low in the
         # image, nearer the viewer) lit, its back dark.
@@ -308,7 +317,7 @@ class MouthCompositor:
         d_t = t_top - dl
         a_t = soft_step(d_t, 0.01 * length + 1.5) * float(tongue)
         # lit toward its tip and the viewer, falling into the mouth's shadow at its back
-        sh_t = 0.3 + 0.4 * (d_t / (0.7 * t_top + 1.0)).clamp(0.0, 1.0)
+        sh_t = 0.45 + 0.45 * (d_t / (0.7 * t_top + 1.0)).clamp(0.0, 1.0).sqrt()
         sh_t = sh_t * (1.0 - 0.6 * au.square())
 
         w_ut = a_ut
@@ -318,10 +327,18 @@ class MouthCompositor:
         w_t = rest * a_t
         w_c = rest * (1.0 - a_t)
         # depth: the back of the mouth, far from every lip, is darkest
-        w_c = w_c * sh_c * (1.0 - DEPTH_DARK * (1.0 - torch.exp(-near / (0.08 * length))))
-        weights = torch.stack((w_c * (1.0 - k_near), w_c * k_near, w_t * sh_t, w_lt * sh_lt,
-                               w_ut * sh_ut), -1)
-        weights = weights * lip_shadow[..., None]
+        w_c = w_c * sh_c * (1.0 - depth * (1.0 - torch.exp(-near / (0.08 * length))))
+        # teeth in shadow fade into the warm cavity colour, not to grey (a grey bar inside a
+        # dark rim reads as a sticker)
+        sh_ut = sh_ut.clamp(0.0, 1.0)
+        sh_lt = sh_lt.clamp(0.0, 1.0)
+        teeth_shade = w_ut * (1.0 - sh_ut) + w_lt * (1.0 - sh_lt)
+        weights = torch.stack((w_c * (1.0 - k_near), w_c * k_near + 0.8 * teeth_shade,
+                               w_t * sh_t, w_lt * sh_lt, w_ut * sh_ut), -1)
+        # the lips' own shadow falls on the cavity fully, on the teeth (further forward) less
+        teeth_lip = 1.0 - 0.5 * (1.0 - lip_shadow)
+        weights = weights * torch.stack((lip_shadow, lip_shadow, lip_shadow, teeth_lip,
+                                         teeth_lip), -1)
         palette = torch.stack((self.cavity, self.cavity_lip, self.tongue, self.teeth,
                                self.teeth), 0)                                   # (5, 3)
         colour = (weights @ palette).permute(0, 3, 1, 2)
@@ -372,3 +389,22 @@ class MouthCompositor:
         shadow = 1.0 - LOWER_SHADOW * ((gap - h0) / (0.15 * self.width0)).clamp(0.0, 1.0) * low_part
         colour = colour * shadow[:, None]
         return colour, px.opening(), dark
+
+
+def _soften(colour: torch.Tensor, alpha: torch.Tensor, sigma: float
+            ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Gaussian blur (sigma px) of a premultiplied paint layer: colour (B, 3, h, w), alpha
+    (B, h, w). Its edge softens into the lips as much as its inside."""
+    r = int(math.ceil(2.5 * sigma))
+    if sigma <= 0.0 or r < 1:
+        return colour, alpha
+    x = torch.arange(-r, r + 1, dtype=colour.dtype, device=colour.device)
+    k = torch.exp(-0.5 * (x / sigma) ** 2)
+    k = k / k.sum()
+    layer = torch.cat((colour * alpha[:, None], alpha[:, None]), 1)     # (B, 4, h, w)
+    c = layer.shape[1]
+    layer = F.pad(layer, (r, r, r, r), mode="replicate")
+    layer = F.conv2d(layer, k.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)
+    layer = F.conv2d(layer, k.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
+    a = layer[:, 3]
+    return layer[:, :3] / a.clamp_min(1e-4)[:, None], a
