@@ -159,9 +159,10 @@ def test_ctrl_c_is_130_and_output_is_playable(tmp_path: Path,
 
 def test_file_streamed_moves_as_rendered(tmp_path: Path, sample_portrait_path: Path,
                                          sample_speech_path: Path) -> None:
-    """A file streamed gets the head motion and blinks it gets rendered (the same seed and
-    clip fingerprint in the motion's random streams): the frames nearly match. Before, the
-    stream drew other random head motion (18 dB between the two on the sample)."""
+    """A file streamed (no clock) gets the motion it gets rendered: the same seed and clip
+    fingerprint in the motion's random streams, the audio pushed in render's blocks. The
+    frames match but for render's H.264 (35.8 dB on the sample; the stream drew other head
+    motion before, 18 dB, and other phone partials, 31 dB)."""
     size = 128
     raw = tmp_path / "s.rgb"
     r = CliRunner().invoke(app, ["stream", str(sample_portrait_path), "--audio",
@@ -177,6 +178,6 @@ def test_file_streamed_moves_as_rendered(tmp_path: Path, sample_portrait_path: P
     rendered = np.frombuffer(decoded, np.uint8).reshape(-1, size, size, 3).astype(float)
     streamed = np.fromfile(raw, np.uint8).reshape(-1, size, size, 3).astype(float)
     n = min(len(rendered), len(streamed))
-    assert abs(len(rendered) - len(streamed)) <= 1
+    assert len(rendered) == len(streamed)
     mse = float(((rendered[:n] - streamed[:n]) ** 2).mean())
-    assert 10 * np.log10(255.0**2 / mse) > 27.0
+    assert 10 * np.log10(255.0**2 / mse) > 33.0

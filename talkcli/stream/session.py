@@ -21,6 +21,7 @@ Memory is flat: the queue holds only audio not yet shown, the motion model keeps
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections import deque
@@ -34,9 +35,14 @@ import numpy as np
 from talkcli.motion.latent import CHANNELS
 from talkcli.motion.online import LOOKAHEAD_S, OnlineMotion
 from talkcli.stream.audio_queue import AudioQueue, to_mono_float
-from talkcli.timing import DEFAULT_FPS, SAMPLE_RATE
+from talkcli.timing import DEFAULT_CHUNK_FRAMES, DEFAULT_FPS, SAMPLE_RATE
 
-BATCH_OFFLINE = 8  # frames per render call without the clock
+BATCH_OFFLINE = 8  # frames per render call with the clock (catching up)
+# Without the clock the audio goes to the motion model in the blocks, and the latents come
+# out in the chunks, that offline `render` uses (motion.online.online_chunks): a file
+# streamed gets render's motion exactly (the model's utterance cuts and phone partials
+# depend on how the audio is pushed).
+OFFLINE_CHUNK = DEFAULT_CHUNK_FRAMES
 MAX_LATENCY_SAMPLES = 100_000  # bounded reservoir for the latency percentiles
 
 
@@ -245,13 +251,47 @@ class Session:
     def _batch_frames(self) -> Iterator[Frame]:
         i = 0
         while not self._closed.is_set():
-            n = self._fill_timeline(i, pad=False, want=BATCH_OFFLINE)
+            n = self._fill_blocks()
             if n == 0:
                 return
             images = self._render(self.motion.take(n))
             for j in range(n):
                 yield self._emit(i + j, images[j], False)
             i += n
+
+    def _fill_blocks(self) -> int:
+        """Push blocks of queued audio (OFFLINE_CHUNK frames' worth each, as online_chunks
+        does) until a chunk of latents is ready or the input is over; how many frames to
+        take (0: the stream is over)."""
+        m = self.motion
+        block = int(math.ceil(OFFLINE_CHUNK * SAMPLE_RATE / self.fps))
+        while m.available() < OFFLINE_CHUNK and not m.ended:
+            if not self._push_block(block):
+                return 0
+        return min(OFFLINE_CHUNK, m.available())
+
+    def _push_block(self, block: int) -> bool:
+        """One block (the last may be shorter) onto the timeline in one push, waiting for
+        the producer; the model is ended right after the input's last block. False if the
+        session was closed."""
+        parts: list[np.ndarray] = []
+        arrived: float | None = None
+        got = 0
+        while got < block:
+            for samples, when in self.queue.take(block - got):
+                parts.append(samples)
+                got += int(samples.shape[0])
+                arrived = when if arrived is None else arrived
+            if got >= block or (self.queue.ended and len(self.queue) == 0):
+                break
+            if self._closed.is_set():
+                return False
+            time.sleep(0.005)  # wait for the producer
+        if parts:
+            self._append(np.concatenate(parts), arrived)
+        if self.queue.ended and len(self.queue) == 0:
+            self.motion.end()
+        return True
 
     # -- internals -------------------------------------------------------------------
     def _finished(self, i: int) -> bool:
