@@ -341,6 +341,15 @@ class _Prefetch:
         self._thread.join(timeout=10)
 
 
+_core_budget: int | None = None  # the cores this process may use (a batch worker's share)
+
+
+def set_core_budget(cores: int | None) -> None:
+    """Limit `thread_plan` to `cores` (a batch worker's share of the machine); None: all."""
+    global _core_budget
+    _core_budget = None if cores is None else max(1, int(cores))
+
+
 def thread_plan(device: str) -> tuple[int, int | None]:
     """(torch threads for rendering, libx264 threads or None for its own choice). On CPU the
     renderer and the encoder get their own cores, so they do not take turns on one: on 2
@@ -349,7 +358,7 @@ def thread_plan(device: str) -> tuple[int, int | None]:
     it wants."""
     if not device.startswith("cpu"):
         return 1, None
-    cores = os.cpu_count() or 2
+    cores = _core_budget or os.cpu_count() or 2
     render = max(1, cores // 2)
     return render, max(1, cores - render)
 

@@ -104,7 +104,7 @@ def test_bare_ray_flag_takes_no_address() -> None:
 
 
 def test_worker_plan_uses_the_cores_without_oversubscribing() -> None:
-    assert default_workers(24, cores=2) == 1 and default_workers(24, cores=16) == 8
+    assert default_workers(24, cores=2) == 2 and default_workers(24, cores=16) == 16
     assert default_workers(3, cores=16) == 3 and default_workers(5, cores=1) == 1
     for cores in (1, 2, 8, 16):
         w = default_workers(100, cores=cores)

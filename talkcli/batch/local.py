@@ -35,7 +35,10 @@ def _init_worker(threads: int) -> None:
     signal.signal(signal.SIGTERM, on_term)
     import torch
 
+    from talkcli.pipeline import set_core_budget
+
     torch.set_num_threads(threads)
+    set_core_budget(threads)  # the render's own thread plan stays within the share
     _cache = PortraitCache()
 
 

@@ -40,8 +40,10 @@ class _Worker:
         import torch
 
         from talkcli.batch.cache import PortraitCache
+        from talkcli.pipeline import set_core_budget
 
         torch.set_num_threads(threads)
+        set_core_budget(threads)  # the render's own thread plan stays within the share
         self.cache = PortraitCache()
 
     def run(self, name: str, request: Any) -> dict[str, Any]:
