@@ -181,3 +181,19 @@ def test_file_streamed_moves_as_rendered(tmp_path: Path, sample_portrait_path: P
     assert len(rendered) == len(streamed)
     mse = float(((rendered[:n] - streamed[:n]) ** 2).mean())
     assert 10 * np.log10(255.0**2 / mse) > 33.0
+
+
+def test_mpegts_writer_keeps_every_frame(tmp_path: Path) -> None:
+    """Each frame written is in the MPEG-TS, in order: the first one too (`-fflags nobuffer`
+    on the raw inputs used to drop it, so a streamed file was one frame short and behind)."""
+    from talkcli.video.stream_writer import MpegTsWriter
+
+    out = tmp_path / "w.ts"
+    writer = MpegTsWriter(str(out), 64, 64, 25)
+    for i in range(10):
+        writer.write(np.full((64, 64, 3), i * 25, np.uint8), np.zeros(640, np.float32))
+    writer.close()
+    raw = subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(out), "-f", "rawvideo",
+                          "-pix_fmt", "rgb24", "-"], capture_output=True, check=True).stdout
+    frames = np.frombuffer(raw, np.uint8).reshape(-1, 64, 64, 3)
+    assert [int(round(f[..., 0].mean() / 25)) for f in frames] == list(range(10))

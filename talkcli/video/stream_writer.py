@@ -80,11 +80,13 @@ class MpegTsWriter:
         cmd = [
             ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y",
             # raw inputs need no probing: without these ffmpeg reads seconds of one input
-            # before the other (a deadlock when both are fed in step, frame by frame)
-            "-probesize", "32", "-analyzeduration", "0", "-fflags", "nobuffer",
+            # before the other (a deadlock when both are fed in step, frame by frame).
+            # Not `-fflags nobuffer`: it dropped the packet read while probing, the first
+            # frame of every stream.
+            "-probesize", "32", "-analyzeduration", "0",
             "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}",
             "-framerate", f"{fps:g}", "-thread_queue_size", "64", "-i", "pipe:0",
-            "-probesize", "32", "-analyzeduration", "0", "-fflags", "nobuffer",
+            "-probesize", "32", "-analyzeduration", "0",
             "-f", "s16le", "-ar", str(SAMPLE_RATE), "-ac", "1", "-thread_queue_size", "64",
             "-i", f"pipe:{audio_r}",
             "-map", "0:v", "-map", "1:a",
