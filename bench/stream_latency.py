@@ -235,8 +235,8 @@ def main() -> int:
         pattern += [("silence", silence), ("speech", p)]
     pattern.append(("silence", silence[: SAMPLE_RATE // 2]))
     result: dict[str, object] = {
-        "machine": "shared 2-core CPU, loaded by other engineers' jobs during the run "
-                   f"(load average {os.getloadavg()[0]:.1f} at start): timings inflated",
+        "machine": f"{os.cpu_count()}-core CPU, load average {os.getloadavg()[0]:.1f} at the "
+                   "start (wall-clock figures: anything else running inflates them)",
     }
     for size in (int(s) for s in args.sizes.split(",")):
         result[f"latency_{size}"] = run_stream(size, pattern, keep=True)
