@@ -380,12 +380,6 @@ def _torch_threads(n: int) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-def torch_threads() -> int:
-    import torch
-
-    return int(torch.get_num_threads())
-
-
 def _release_free_memory() -> None:
     """glibc: return freed heap pages to the OS (malloc_trim); a no-op elsewhere."""
     libc = _libc()
@@ -516,12 +510,14 @@ def render_video(request: RenderRequest,
     # the portrait set-up (background plate, masks) take 10-20 s instead of 1 s.
     render_threads, x264_threads = thread_plan(str(device))
     with _torch_threads(render_threads):
-        return _render_video(req, device, x264_threads, t_start, progress, portraits)
+        return _render_video(req, device, (render_threads, x264_threads), t_start, progress,
+                             portraits)
 
 
-def _render_video(req: RenderRequest, device: Any, x264_threads: int | None, t_start: float,
-                  progress: ProgressCallback | None,
+def _render_video(req: RenderRequest, device: Any, threads: tuple[int, int | None],
+                  t_start: float, progress: ProgressCallback | None,
                   portraits: PortraitSource | None) -> RenderResult:
+    render_threads, x264_threads = threads
     from talkcli.provenance import RenderMarks  # watermark + C2PA; the signer checked now
 
     marks = RenderMarks([("portrait", req.portrait), ("audio", req.audio)],
@@ -596,7 +592,7 @@ def _render_video(req: RenderRequest, device: Any, x264_threads: int | None, t_s
             motion_cpu_s=batches.cpu_seconds,
             render_cpu_s=loop.render_cpu_s,
             encode_cpu_s=loop.encode_cpu_s,
-            render_threads=torch_threads(),
+            render_threads=render_threads,
             x264_threads=x264_threads or 0,
         ),
         warnings=tuple(warnings),

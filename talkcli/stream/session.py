@@ -230,7 +230,7 @@ class Session:
                 # motion is consumed, so the audio stays in step), then render afresh
                 missed = int((time.monotonic() - t0) / period) - i
                 # one motion call for all of them (per-frame calls would fall further back)
-                self._fill_timeline(i, pad=True, want=missed)
+                self._fill_timeline(i, want=missed)
                 self.motion.take(missed)
                 for _ in range(missed):
                     if self._finished(i):
@@ -239,7 +239,7 @@ class Session:
                     i += 1
                 continue
             _sleep_until(deadline - self._render_s - 0.004, self._closed)
-            self._fill_timeline(i, pad=True)
+            self._fill_timeline(i)
             latents = self.motion.take(1)
             t_r = time.monotonic()
             image = self._render(latents)[0]
@@ -298,33 +298,18 @@ class Session:
         return (self.queue.ended and len(self.queue) == 0
                 and i * SAMPLE_RATE / self.fps >= self._real_end)
 
-    def _fill_timeline(self, i: int, pad: bool, want: int = 1) -> int:
-        """Move queued audio onto the timeline until frame i (.. i+want-1) is ready.
-        pad: fill with silence when the queue is empty (the clock does not wait).
-        Returns how many frames from i are ready (0: the stream is over)."""
+    def _fill_timeline(self, i: int, want: int = 1) -> None:
+        """Move queued audio onto the timeline until frames i .. i+want-1 are ready, with
+        silence where the queue is empty (the clock does not wait)."""
         m = self.motion
-        while True:
-            if m.available() >= want:
-                return want
+        while m.available() < want:
             need = m.samples_needed(i + want - 1) - self._tl_len
             pieces = self.queue.take(need)
             got = sum(int(p.shape[0]) for p, _ in pieces)
             for samples, arrived in pieces:
                 self._append(samples, arrived)
-            if got >= need:
-                continue
-            if pad:
+            if got < need:
                 self._append(np.zeros(need - got, np.float32), None)
-            elif self.queue.ended and len(self.queue) == 0:
-                if not m.ended:
-                    m.end()
-                return min(want, m.available())
-            else:
-                if m.available() > 0:
-                    return min(want, m.available())
-                time.sleep(0.005)  # wait for the producer
-                if self._closed.is_set():
-                    return 0
 
     def _append(self, samples: np.ndarray, arrived: float | None) -> None:
         n = int(samples.shape[0])
