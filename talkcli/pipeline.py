@@ -50,6 +50,7 @@ FIRST_CHUNK_FRAMES = 8  # a small first batch: the first frame reaches the encod
 MAX_CHUNK_FRAMES = 256
 MAX_TRANSCRIPT_BYTES = 4 * 1024 * 1024  # words of hours of speech; more is not a transcript
 MOTION_QUEUE = 2  # motion chunks made ahead of the renderer (bounded: back-pressure)
+MOTION_IN_PROCESS = True  # generated motion in its own process where a second core is free
 
 ProgressCallback = Callable[[int, int], None]
 
@@ -90,7 +91,8 @@ class StageTimings:
     finish_s: float = 0.0  # ffmpeg draining after the last frame + rename
     first_frame_s: float = 0.0  # from the call until the first frame reached the encoder
     # CPU seconds per stage, each in its own thread (wall clock is shared with other work)
-    motion_cpu_s: float = 0.0  # the motion thread (first chunk's analysis included)
+    motion_cpu_s: float = 0.0  # the motion thread or process (its set-up included)
+    motion_process: bool = False  # motion ran in a child process (its CPU is a child's)
     render_cpu_s: float = 0.0  # the render thread inside Renderer.render
     encode_cpu_s: float = 0.0  # the render thread inside encoder.write (copy into the pool)
     render_threads: int = 0  # torch intra-op threads while rendering
@@ -111,6 +113,7 @@ class RenderResult:
     timings: StageTimings = field(default_factory=StageTimings)
     warnings: tuple[str, ...] = ()
     ffmpeg_peak_rss_mb: float | None = None
+    motion_peak_rss_mb: float | None = None  # the motion process's, when it had one
 
     @property
     def frames_per_second(self) -> float:
@@ -128,10 +131,13 @@ class RenderResult:
             "device": self.device,
             "elapsed_s": round(self.elapsed_s, 3),
             "frames_per_second": round(self.frames_per_second, 2),
-            "timings": {k: round(v, 4) for k, v in asdict(self.timings).items()},
+            "timings": {k: (v if isinstance(v, bool) else round(v, 4))
+                        for k, v in asdict(self.timings).items()},
             "warnings": list(self.warnings),
             "ffmpeg_peak_rss_mb": (None if self.ffmpeg_peak_rss_mb is None
                                    else round(self.ffmpeg_peak_rss_mb, 1)),
+            "motion_peak_rss_mb": (None if self.motion_peak_rss_mb is None
+                                   else round(self.motion_peak_rss_mb, 1)),
         }
 
 
@@ -443,6 +449,90 @@ def _motion_chunks(req: RenderRequest, audio: np.ndarray, total: int, preset: An
                                         chunk_frames=req.chunk_frames), []
 
 
+def _motion_process_wanted(req: RenderRequest) -> bool:
+    """Generated motion gets its own process where this render has a second core: a batch
+    worker with one core keeps it in a thread (a process would only add its start-up)."""
+    cores = _core_budget or os.cpu_count() or 1
+    return MOTION_IN_PROCESS and req.motion is None and cores >= 2
+
+
+class _ThreadFeed:
+    """Motion batches made in a worker thread of this process (saved tracks, one core)."""
+
+    process = False
+
+    def __init__(self, chunks: Iterable[np.ndarray], total: int, size: int) -> None:
+        self._timed = _Timed(rechunk(chunks, total, size))
+        self._prefetch = _Prefetch(self._timed)
+        self.peak_rss_mb: float | None = None
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        return iter(self._prefetch)
+
+    @property
+    def cpu_seconds(self) -> float:
+        return self._timed.cpu_seconds
+
+    @property
+    def seconds(self) -> float:
+        return self._timed.seconds
+
+    def finish(self) -> None:
+        pass  # the thread's figures are current
+
+    def close(self) -> None:
+        self._prefetch.close()
+
+
+class _ProcessFeed:
+    """Motion batches made in a child process (motion/process.py); `seconds` is the render
+    thread's wait for them, `cpu_seconds` the child's CPU once it has finished."""
+
+    process = True
+
+    def __init__(self, job: Any, total: int, size: int) -> None:
+        from talkcli.motion.process import MotionProcess
+
+        self._proc = MotionProcess(job)
+        self._batches = rechunk(self._proc, total, size)
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        return self._batches
+
+    @property
+    def cpu_seconds(self) -> float:
+        return self._proc.cpu_seconds
+
+    @property
+    def seconds(self) -> float:
+        return self._proc.wait_seconds
+
+    @property
+    def peak_rss_mb(self) -> float | None:
+        return self._proc.peak_rss_mb
+
+    def finish(self) -> None:
+        self._proc.finish()
+
+    def close(self) -> None:
+        self._proc.close()
+
+
+def _start_motion(req: RenderRequest, audio: np.ndarray, total: int, preset: Any,
+                  transcript: str | None) -> tuple[_ThreadFeed | _ProcessFeed, list[str]]:
+    """Start making the motion batches (exactly `total` rows, in `chunk_frames` batches,
+    the first one smaller) beside whatever this thread does next."""
+    if _motion_process_wanted(req):
+        from talkcli.motion.process import MotionJob
+
+        job = MotionJob(audio=np.ascontiguousarray(audio, np.float32), preset=preset,
+                        fps=req.fps, seed=req.seed, chunk_frames=req.chunk_frames,
+                        transcript=transcript)
+        return _ProcessFeed(job, total, req.chunk_frames), []
+    chunks, notes = _motion_chunks(req, audio, total, preset, transcript)
+    return _ThreadFeed(chunks, total, req.chunk_frames), notes
+
+
 class _ChunkLoop:
     """The render thread's part: each latent chunk (from any iterator: a saved track, the
     generator, an incremental analysis) is rendered and handed to the encoder, which copies
@@ -499,33 +589,43 @@ def render_video(request: RenderRequest,
     t_start = time.perf_counter()
     req = request
     validate_request(req)
-
-    # Environment first (cheap, exit 5): the device and an ffmpeg to encode with.
-    from talkcli.render.device import resolve_device
     from talkcli.video.ffmpeg_bin import ffmpeg_exe
 
-    device = resolve_device(req.device)
-    ffmpeg_exe()
-    # Thread counts first: torch's default (one per core) beside a loaded second core made
-    # the portrait set-up (background plate, masks) take 10-20 s instead of 1 s.
-    render_threads, x264_threads = thread_plan(str(device))
-    with _torch_threads(render_threads):
-        return _render_video(req, device, (render_threads, x264_threads), t_start, progress,
-                             portraits)
+    ffmpeg_exe()  # an ffmpeg to encode with (cheap, exit 5)
+    inputs = _load_inputs(req)
+    # Motion (its own process or thread, a bounded queue ahead) starts now, before torch is
+    # even imported, on the other core: the first frame comes after the longer of the
+    # motion's start and the renderer's set-up, not their sum.
+    motion, notes = _start_motion(req, inputs.audio, inputs.total, inputs.preset,
+                                  inputs.transcript)
+    inputs.audio = np.zeros(0, np.float32)  # the motion keeps what it needs
+    try:
+        from talkcli.render.device import resolve_device
+
+        device = resolve_device(req.device)  # CUDA asked for but absent: exit 5
+        # Thread counts first: torch's default (one per core) beside a loaded second core
+        # made the portrait set-up (background plate, masks) take 10-20 s instead of 1 s.
+        render_threads, x264_threads = thread_plan(str(device))
+        with _torch_threads(render_threads):
+            return _render_video(req, device, (render_threads, x264_threads), t_start,
+                                 progress, portraits, inputs, (motion, notes))
+    finally:
+        motion.close()
 
 
-def _render_video(req: RenderRequest, device: Any, threads: tuple[int, int | None],
-                  t_start: float, progress: ProgressCallback | None,
-                  portraits: PortraitSource | None) -> RenderResult:
-    render_threads, x264_threads = threads
-    from talkcli.provenance import RenderMarks  # watermark + C2PA; the signer checked now
+@dataclass
+class _Inputs:
+    """The request's files, read: what the motion and the encoder need."""
 
-    marks = RenderMarks([("portrait", req.portrait), ("audio", req.audio)],
-                        req.sign_key, req.sign_cert)
+    transcript: str | None
+    preset: Any  # config.Preset, or None for a saved --motion track
+    audio: np.ndarray
+    duration_s: float
+    total: int  # video frames
 
-    # Load once.
+
+def _load_inputs(req: RenderRequest) -> _Inputs:
     from talkcli.audio.io import load_audio
-    from talkcli.render.renderer import Renderer
 
     transcript = _read_transcript(req.transcript)
     preset = None
@@ -534,41 +634,46 @@ def _render_video(req: RenderRequest, device: Any, threads: tuple[int, int | Non
 
         preset = load_preset(req.preset, list(req.overrides))
     audio = load_audio(req.audio)
-    audio_duration = audio.shape[0] / SAMPLE_RATE
-    total = frame_count(audio_duration, req.fps)
+    duration = audio.shape[0] / SAMPLE_RATE
+    return _Inputs(transcript, preset, audio, duration, frame_count(duration, req.fps))
 
-    chunks, warnings = _motion_chunks(req, audio, total, preset, transcript)
-    del audio  # the generator keeps what it needs
-    batches = _Timed(rechunk(chunks, total, req.chunk_frames))
-    # Motion (its own thread, a bounded queue ahead) starts now, on the other core, while
-    # this thread analyses the portrait and builds the renderer: the first frame comes
-    # after the longer of the two, not their sum.
-    motion = _Prefetch(batches)
-    try:
-        rig = (portraits or PortraitSource()).rig(req.portrait, req.face_index)
-        chunk_iter = iter(motion)
-        first = next(chunk_iter)
-        _release_free_memory()  # the analysis' temporaries, before the renderer's buffers
-        renderer = Renderer(rig, size=req.size, framing=req.framing, device=device,
-                            max_batch=req.chunk_frames,
-                            distance=camera_distance(preset, first))
-        warnings = [*warnings, *renderer.framing_notes]  # a tight portrait, a filled margin
-        width, height = (int(v) for v in renderer.output_size)
-        t_load = time.perf_counter() - t_start
 
-        # Chunk loop: motion -> frames (this thread) -> encoder (a writer thread piping to
-        # ffmpeg, which encodes on the other core).
-        from talkcli.video.encoder import VideoEncoder
+def _render_video(req: RenderRequest, device: Any, threads: tuple[int, int | None],
+                  t_start: float, progress: ProgressCallback | None,
+                  portraits: PortraitSource | None, inputs: _Inputs,
+                  motion_notes: tuple[_ThreadFeed | _ProcessFeed, list[str]]) -> RenderResult:
+    render_threads, x264_threads = threads
+    motion, warnings = motion_notes
+    total, preset = inputs.total, inputs.preset
+    from talkcli.provenance import RenderMarks  # watermark + C2PA; the signer checked now
 
-        loop = _ChunkLoop(renderer, total, t_start, progress, marks=marks)
-        with VideoEncoder(
-                req.output, width, height, req.fps, audio=req.audio,
-                audio_duration_s=audio_duration, before_rename=marks.sign_video,
-                x264_threads=x264_threads) as encoder:
-            loop.run(itertools.chain([first], chunk_iter), encoder)
-            encoder.finish()
-    finally:
-        motion.close()
+    marks = RenderMarks([("portrait", req.portrait), ("audio", req.audio)],
+                        req.sign_key, req.sign_cert)
+    from talkcli.render.renderer import Renderer
+
+    rig = (portraits or PortraitSource()).rig(req.portrait, req.face_index)
+    chunk_iter = iter(motion)
+    first = next(chunk_iter)
+    _release_free_memory()  # the analysis' temporaries, before the renderer's buffers
+    renderer = Renderer(rig, size=req.size, framing=req.framing, device=device,
+                        max_batch=req.chunk_frames,
+                        distance=camera_distance(preset, first))
+    warnings = [*warnings, *renderer.framing_notes]  # a tight portrait, a filled margin
+    width, height = (int(v) for v in renderer.output_size)
+    t_load = time.perf_counter() - t_start
+
+    # Chunk loop: motion -> frames (this thread) -> encoder (a writer thread piping to
+    # ffmpeg, which encodes on the other core).
+    from talkcli.video.encoder import VideoEncoder
+
+    loop = _ChunkLoop(renderer, total, t_start, progress, marks=marks)
+    with VideoEncoder(
+            req.output, width, height, req.fps, audio=req.audio,
+            audio_duration_s=inputs.duration_s, before_rename=marks.sign_video,
+            x264_threads=x264_threads) as encoder:
+        loop.run(itertools.chain([first], chunk_iter), encoder)
+        encoder.finish()
+    motion.finish()
 
     elapsed = time.perf_counter() - t_start
     return RenderResult(
@@ -576,20 +681,21 @@ def _render_video(req: RenderRequest, device: Any, threads: tuple[int, int | Non
         frames=loop.done,
         fps=req.fps,
         duration_s=loop.done / req.fps,
-        audio_duration_s=audio_duration,
+        audio_duration_s=inputs.duration_s,
         width=width,
         height=height,
         device=str(device),
         elapsed_s=elapsed,
         timings=StageTimings(
             load_s=t_load,
-            motion_s=batches.seconds,
+            motion_s=motion.seconds,
             render_s=loop.render_s,
             encode_s=encoder.write_seconds,
             encode_pipe_s=encoder.pipe_seconds,
             finish_s=encoder.finish_seconds,
             first_frame_s=loop.first_frame_s,
-            motion_cpu_s=batches.cpu_seconds,
+            motion_cpu_s=motion.cpu_seconds,
+            motion_process=motion.process,
             render_cpu_s=loop.render_cpu_s,
             encode_cpu_s=loop.encode_cpu_s,
             render_threads=render_threads,
@@ -597,4 +703,5 @@ def _render_video(req: RenderRequest, device: Any, threads: tuple[int, int | Non
         ),
         warnings=tuple(warnings),
         ffmpeg_peak_rss_mb=encoder.ffmpeg_peak_rss_mb,
+        motion_peak_rss_mb=motion.peak_rss_mb,
     )

@@ -33,6 +33,7 @@ import numpy as np
 
 from talkcli import __version__
 from talkcli.errors import EnvironmentProblem, InvalidInputError
+from talkcli.procstat import peak_rss_mb
 from talkcli.video.ffmpeg_bin import ffmpeg_exe
 
 VIDEO_CODEC = "libx264"
@@ -365,7 +366,7 @@ class VideoEncoder:
             self._stop_thread()
             if self._pipe_error is not None:
                 raise self._pipe_failed(self._pipe_error)
-            self.ffmpeg_peak_rss_mb = _peak_rss_mb(self._proc.pid)
+            self.ffmpeg_peak_rss_mb = peak_rss_mb(self._proc.pid)
             with contextlib.suppress(BrokenPipeError):
                 self._proc.stdin.close()
             code = self._proc.wait()
@@ -440,21 +441,6 @@ def _input_audio_duration(audio: Path) -> float | None:
     from talkcli.video.probe import audio_duration
 
     return audio_duration(audio)
-
-
-def _peak_rss_mb(pid: int) -> float | None:
-    """A live process's peak resident set (VmHWM, Linux) in MB; None elsewhere.
-
-    (getrusage's ru_maxrss for a child counts the parent's pages copied at fork time, so
-    it overstates a small ffmpeg started from a big Python process.)"""
-    try:
-        with open(f"/proc/{pid}/status", encoding="ascii", errors="replace") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except (OSError, ValueError, IndexError):
-        return None
-    return None
 
 
 # ffmpeg's words when the output's disk fills up or a file-size limit is hit.
