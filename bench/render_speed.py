@@ -127,7 +127,10 @@ def child(args: argparse.Namespace) -> None:
     data = result.to_dict()
     data["wall_s"] = wall
     data["process_cpu_s"] = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
-    data["ffmpeg_cpu_s"] = kids.ru_utime + kids.ru_stime
+    children = kids.ru_utime + kids.ru_stime  # ffmpeg, and the motion process if it had one
+    motion_child = result.timings.motion_cpu_s if result.timings.motion_process else 0.0
+    data["ffmpeg_cpu_s"] = max(children - motion_child, 0.0)
+    data["motion_child_cpu_s"] = motion_child
     data["load_avg_1min"] = [round(load0, 2), round(os.getloadavg()[0], 2)]
     data["peak_rss_mb"] = peak_rss_mb()
     # ffmpeg's own VmHWM (RUSAGE_CHILDREN would count the pages copied at fork time).
@@ -165,8 +168,10 @@ def summarise(run: dict) -> dict:
         return round(1000.0 * seconds / frames, 2)
 
     # CPU outside the three stages' threads: loading, the writer thread, Python, allocation
-    other = run["process_cpu_s"] - t["motion_cpu_s"] - t["render_cpu_s"] - t["encode_cpu_s"]
-    total = run["process_cpu_s"] + run["ffmpeg_cpu_s"]
+    # (the motion's CPU is this process's unless it ran in a child of its own)
+    motion_here = 0.0 if t.get("motion_process") else t["motion_cpu_s"]
+    other = run["process_cpu_s"] - motion_here - t["render_cpu_s"] - t["encode_cpu_s"]
+    total = run["process_cpu_s"] + run["ffmpeg_cpu_s"] + run.get("motion_child_cpu_s", 0.0)
     busiest = max(t["render_cpu_s"], total / 2.0)
     return {
         "size": run["width"],
@@ -186,6 +191,9 @@ def summarise(run: dict) -> dict:
         "elapsed_s": round(run["elapsed_s"], 1),
         "peak_rss_mb": round(run["peak_rss_mb"], 0),
         "ffmpeg_peak_rss_mb": round(run["ffmpeg_peak_rss_mb"], 0),
+        "motion_process": bool(t.get("motion_process")),
+        "motion_peak_rss_mb": (round(run["motion_peak_rss_mb"], 0)
+                               if run.get("motion_peak_rss_mb") else None),
         "threads_torch_x264": [t.get("render_threads"), t.get("x264_threads")],
         "load_avg_1min": run.get("load_avg_1min"),
         **({"gpu": run["gpu"], "cuda_peak_mem_mb": round(run["cuda_peak_mem_mb"], 0)}
