@@ -12,10 +12,19 @@ the mean of all the edges.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+_cv2: Any
+try:
+    import cv2 as _cv2
+except ImportError:  # pragma: no cover - opencv-python-headless is a dependency
+    _cv2 = None
+
+_NEIGHBOURS = [[0.0, 0.25, 0.0], [0.25, 0.0, 0.25], [0.0, 0.25, 0.0]]
 RELAX_ITERS = 40        # Jacobi relaxation steps per pyramid level ...
 FINE_ITERS = 10         # ... but on levels over FINE_SIDE px, where the upsampled coarser
 FINE_SIDE = 128         # solution leaves only fine error, which Jacobi removes fast (this
@@ -47,14 +56,42 @@ def membrane_fill(img: torch.Tensor, weight: torch.Tensor, iters: int = RELAX_IT
     cur = value * keep + guess * (1.0 - keep)
     if min(h, w) > FINE_SIDE:
         iters = min(iters, FINE_ITERS)
-    kernel = torch.tensor([[0.0, 0.25, 0.0], [0.25, 0.0, 0.25], [0.0, 0.25, 0.0]],
-                          dtype=img.dtype, device=img.device)
+    if img.device.type == "cpu" and _cv2 is not None and img.shape[0] == 1 \
+            and img.shape[1] <= 4:
+        return _relax_cv(cur, value, fixed, iters)
+    kernel = torch.tensor(_NEIGHBOURS, dtype=img.dtype, device=img.device)
     kernel = kernel.expand(img.shape[1], 1, 3, 3).contiguous()
     for _ in range(iters):
         avg = F.conv2d(F.pad(cur, (1, 1, 1, 1), mode="replicate"), kernel,
                        groups=img.shape[1])
         cur = value * keep + avg * (1.0 - keep)
     return cur
+
+
+def _relax_cv(cur: torch.Tensor, value: torch.Tensor, fixed: torch.Tensor, iters: int
+              ) -> torch.Tensor:
+    """The Jacobi steps of `membrane_fill` with OpenCV's 3x3 filter (channels-last), several
+    times faster than torch's grouped conv2d on a core: the background plate is part of the
+    time to the first frame. Same steps: the mean of the four neighbours (the border
+    replicated), the known pixels held."""
+    c = cur.shape[1]
+
+    def planes(t: torch.Tensor) -> np.ndarray:
+        arr: np.ndarray = t[0].permute(1, 2, 0).contiguous().numpy()
+        return arr[..., 0].copy() if c == 1 else arr
+
+    now, known = planes(cur), planes(value)
+    hold = fixed[0].amax(0).numpy()                     # (H, W): held in every channel
+    if c > 1:
+        hold = hold[..., None]
+    kernel = np.array(_NEIGHBOURS, np.float32)
+    avg = np.empty_like(now)
+    for _ in range(iters):
+        _cv2.filter2D(now, -1, kernel, dst=avg, borderType=_cv2.BORDER_REPLICATE)
+        np.copyto(avg, known, where=hold)
+        now, avg = avg, now
+    out = torch.from_numpy(now)
+    return (out[None, None] if c == 1 else out.permute(2, 0, 1)[None]).contiguous()
 
 
 def extend_edges(image: np.ndarray, rect: tuple[int, int, int, int], grain: bool = True,
