@@ -532,7 +532,10 @@ def _start_motion(req: RenderRequest, audio: np.ndarray, total: int, preset: Any
         job = MotionJob(audio=np.ascontiguousarray(audio, np.float32), preset=preset,
                         fps=req.fps, seed=req.seed, chunk_frames=req.chunk_frames,
                         transcript=transcript)
-        return _ProcessFeed(job, total, req.chunk_frames), []
+        try:
+            return _ProcessFeed(job, total, req.chunk_frames), []
+        except OSError:
+            pass  # no interpreter to start (an embedded or frozen Python): a thread does it
     chunks, notes = _motion_chunks(req, audio, total, preset, transcript)
     return _ThreadFeed(chunks, total, req.chunk_frames), notes
 

@@ -103,3 +103,18 @@ def _decode(path: Path) -> np.ndarray:
     raw = subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(path), "-f", "rawvideo",
                           "-pix_fmt", "gray", "-"], capture_output=True, check=True).stdout
     return np.frombuffer(raw, np.uint8).reshape(-1, info.height, info.width)
+
+
+def test_no_interpreter_to_start_falls_back_to_a_thread(
+        monkeypatch: pytest.MonkeyPatch, speech: np.ndarray) -> None:
+    import talkcli.motion.process as mp_
+
+    monkeypatch.setattr(mp_.sys, "executable", "/nonexistent/python")
+    req = pipeline.RenderRequest(portrait=Path("p.png"), audio=Path("a.wav"),
+                                 output=Path("o.mp4"))
+    feed, _ = pipeline._start_motion(req, speech[:16000], 25, load_preset(None), None)
+    try:
+        assert not feed.process
+        assert sum(c.shape[0] for c in feed) == 25
+    finally:
+        feed.close()
