@@ -43,7 +43,7 @@ LID_BAND = 0.7           # ... over this x the opening above the lashes
 LASH_ALPHA = 0.85        # the lash line's opacity at its middle (a drawn line is opaque)
 LASH_TAPER = 0.5         # ... and its width at the corners, x its width at the middle
 LASH_FRINGE = 1.8        # below the margin the lashes fade this many times more slowly
-CORNER_CLAMP = 0.15      # near the canthi (radius x eye width) nothing is lighter than the lid
+CORNER_CLAMP = 0.2      # near the canthi (radius x eye width) nothing is lighter than the lid
 MIN_OPENING_PX = 2.0     # an eye opening under this (px) is left alone
 LID_LIFT = 0.5           # the shut lid's brightness: this share towards the under-eye skin
 LID_LIFT_MAX = 1.5       # ... whose brightness ratio to the lid band is capped at this
@@ -421,10 +421,13 @@ class EyeCompositor:
         for k in eye.corners:
             cx, cy = xy[:, k, 0].view(-1, 1, 1), xy[:, k, 1].view(-1, 1, 1)
             dist2 = (xs - cx).square() + (ys - cy).square()
-            # compact (nothing changes beyond the radius), full at the corner
-            near = torch.maximum(near, (1.0 - dist2 / radius ** 2).clamp_min(0.0).square())
-        # only as the lids meet (a half-open eye's corners are its own)
-        shut = ((closure - 0.6) / 0.4).clamp(0.0, 1.0)
+            # compact (nothing changes beyond the radius), full over its inner part: a drawn
+            # eye's white reaches past the mesh's corner point (a white end at the lash line)
+            q = dist2 / radius ** 2
+            near = torch.maximum(near, (1.0 - q.square()).clamp_min(0.0).square())
+        # only as the lids meet (a half-open eye's corners are its own, and the wider reach
+        # must stay inside what a closing lid may paint)
+        shut = ((closure - 0.75) / 0.25).clamp(0.0, 1.0)
         w = (near * shut)[:, None]
         target = torch.minimum(torch.minimum(before, crop), colour)
         crop.add_(w * (target - crop))
