@@ -234,12 +234,12 @@ def test_tiny_eyes_are_left_alone(faces) -> None:  # noqa: ANN001
 # Whole renders re-measured with the project's landmarker: a closed eye must read as closed
 # and show lid skin (no white seam of sclera between the lids).
 CLOSED_MAX = 0.25          # blink 1: landmarked opening / open opening (issue 14)
-# Dev portraits still short of CLOSED_MAX (measured 0.26, 0.36, 0.51): a dark lid in shadow
-# (the woman's left eye), a painting's dark eye socket, a blurry 256-px photo behind glasses.
+# Dev portraits still short of CLOSED_MAX (measured 0.29, 0.50): a painting's dark eye socket
+# (a turned head: the far eye reads 0.48, the near one 0.14), a blurry 256-px photo behind
+# glasses (0.62 / 0.38).
 # The landmarker's iris model falls back to an open eye wherever the closed eye shows little
 # (real blinks in the dev videos read 0.13-0.51 of open): issue 14 is open on these.
-CLOSED_SHORT = {"real_openmouth_woman_d9": 0.3, "art_monalisa": 0.42,
-                "real_glasses_lab2_256": 0.55}
+CLOSED_SHORT = {"art_monalisa": 0.33, "real_glasses_lab2_256": 0.53}
 SEAM_MAX_DEV = 1.5
 
 
@@ -328,3 +328,28 @@ def test_closed_eye_reads_closed_on_dev_portraits(dev_assets) -> None:  # noqa: 
     assert portraits
     for path in portraits:
         _check_blinks(path, CLOSED_SHORT.get(path.stem, CLOSED_MAX), SEAM_MAX_DEV)
+
+
+def _grain(img: torch.Tensor, mask: torch.Tensor) -> float:
+    """Std of the luminance minus its 3x3 mean, inside a mask (fine texture)."""
+    lum = (0.299 * img[0] + 0.587 * img[1] + 0.114 * img[2])[None, None]
+    high = (lum - F.avg_pool2d(F.pad(lum, (1, 1, 1, 1), mode="replicate"), 3, 1))[0, 0]
+    return float(high[mask].std())
+
+
+def test_closed_lid_carries_the_skins_grain(face) -> None:  # noqa: ANN001
+    """A closed lid painted one flat colour reads as pasted on: it keeps the grain of the
+    skin above the eye (a good part of it: the light specks are clipped). Away from the lash
+    line, where the lid is skin only."""
+    eyes = make(face)
+    pts = face["points"]
+    closed = blink_points(pts, 1.0)
+    frames = eyes.clean_base[None].clone()
+    out = eyes.composite(frames.clone(), closed[None], latents(blink_left=1.0, blink_right=1.0))
+    shape = out.shape[-2:]
+    opening = eye_mask(pts, shape, grow=0) & ~eye_mask(closed, shape, grow=6)
+    above = eye_mask(pts - torch.tensor([0.0, 0.6 * max(e.opening0 for e in eyes.eyes), 0.0]),
+                     shape, grow=0) & ~eye_mask(pts, shape, grow=2)
+    assert int(opening.sum()) > 50 and int(above.sum()) > 50
+    # (measured: 0.72 x the band above with the grain, 0.53 x with a flat lid)
+    assert _grain(out[0], opening) >= 0.6 * _grain(face["base"], above)

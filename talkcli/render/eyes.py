@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from talkcli.face import regions
 from talkcli.motion.latent import index
 from talkcli.render.masks import (
+    BandFrame,
     band_frame,
     band_pixels,
     crop_grid,
@@ -42,8 +43,14 @@ LID_BAND = 0.7           # ... over this x the opening above the lashes
 LASH_ALPHA = 0.85        # the lash line's opacity at its middle (a drawn line is opaque)
 LASH_TAPER = 0.5         # ... and its width at the corners, x its width at the middle
 LASH_FRINGE = 1.8        # below the margin the lashes fade this many times more slowly
-CORNER_CLAMP = 0.15      # near the canthi (radius x eye width) nothing is lighter than the lid
+CORNER_CLAMP = 0.2       # near the canthi (radius x eye width) nothing is lighter than the lid
 MIN_OPENING_PX = 2.0     # an eye opening under this (px) is left alone
+LID_LIFT = 0.5           # the shut lid's brightness: this share towards the under-eye skin
+LID_LIFT_MAX = 1.5       # ... whose brightness ratio to the lid band is capped at this
+LID_LIFT_FROM = 1.2      # ... and counts only beyond this ratio
+GRAIN_SIGMA = 1.5        # the lid skin's grain: the portrait minus its blur at this sigma (px)
+GRAIN_CLIP = 2.5         # ... clipped at this x its median size on the lid band (no edges)
+GRAIN_LIGHT = 0.0        # ... and at this share of that on its light side
 
 
 @dataclass
@@ -67,6 +74,9 @@ class _Eye:
     lid_ok: bool = False              # the closing lid is drawn (any eye with an opening)
     v_up0: torch.Tensor | None = None        # (1, N) neutral upper contour, band table
     lid_table: torch.Tensor | None = None    # (3, N) upper-lid skin colour along the eye
+    grain: float = 0.0                # the lid skin band's own detail amplitude (0..1 units)
+    frame0: BandFrame | None = None            # neutral BandFrame (the lid texture's source)
+    tex_band: tuple[float, float] = (0.0, 1.0)   # lid skin band: px above the lid, height
 
 
 class EyeCompositor:
@@ -93,6 +103,7 @@ class EyeCompositor:
         ]
         irises = {"right": iris_right, "left": iris_left}
         self.clean_base = self.base.clone()
+        self._detail_img: torch.Tensor | None = None
         self._skin = skin_colour(self.base, xy, self.interocular)
         for eye in self.eyes:
             iris = torch.as_tensor(irises[eye.name], dtype=torch.float32, device=self.device)
@@ -169,8 +180,9 @@ class EyeCompositor:
         reach = max(3.0, 1.1 * opening) + 3.0
         pts = torch.cat((self.xy0[list(eye.upper)], self.xy0[list(eye.lower)]))
         lo, hi = pts.amin(0), pts.amax(0)
-        box = points_bbox(torch.stack((lo - torch.tensor([0.0, reach], device=self.device),
-                                       hi))[None], 2.0, self.height, self.width)
+        down = torch.tensor([0.0, reach], device=self.device)
+        box = points_bbox(torch.stack((lo - down, hi + down))[None], 2.0, self.height,
+                          self.width)
         if box is None:
             return
         x0, y0, h, w = box
@@ -194,13 +206,60 @@ class EyeCompositor:
         eye.lid = sel.median(dim=1).values if sel.shape[1] >= 4 else self._skin
         eye.lid = torch.maximum(eye.lid, eye.lash)
         n = frame.v_up.shape[1]
-        grid = torch.linspace(-0.5, 0.5, n, device=self.device)
+        # a little below the median: the lid must not come out lighter than its skin
+        eye.lid_table = self._strip_table(pixels, skin, u, LID_QUANTILE, eye.lid, n)
+        eye.lid_table = eye.lid_table * self._lid_lift(eye, pixels, skin, px, u)
+        # The closed lid carries this same band's fine grain (a flat colour reads as pasted on,
+        # on a painting's craquelure or a photo's grain), but not its shapes: a crease or a
+        # glasses frame copied onto the lid reads as an open eye. So only the detail, clipped
+        # at GRAIN_CLIP x its typical size here.
+        detail = self._detail()[:, y0:y0 + h, x0:x0 + w].reshape(3, -1)[:, skin]
+        eye.grain = float(detail.abs().median()) * GRAIN_CLIP if detail.numel() else 0.0
+        eye.tex_band = (a0, max(3.0, LID_BAND * opening))
+        eye.frame0 = frame
+        eye.v_up0 = frame.v_up.clone()
+        eye.lid_ok = True
+
+    def _lid_lift(self, eye: _Eye, pixels: torch.Tensor, skin: torch.Tensor, px,  # noqa: ANN001
+                  u: torch.Tensor) -> float:
+        """How much lighter the closed lid is than the skin it was measured on. Shut, the
+        upper lid bulges over the eyeball and faces the light as the lower lid does, while
+        the skin measured above the open eye lies back in the socket's shadow: a lid painted
+        in that shadow is a dark almond (an eye still open, to a viewer and the landmarker).
+        So the lid takes LID_LIFT of the way (in log brightness) towards the skin under the
+        eye where that is lighter, never darker."""
+        assert px.low_v is not None
+        below = -px.low_v[0].reshape(-1)
+        band = max(3.0, LID_BAND * eye.opening0)
+        under = (below > 2.0) & (below < 2.0 + band) & (u.abs() < 0.4)
+        if int(under.sum()) < 4 or int(skin.sum()) < 4:
+            return 1.0
+        ratio = float(luminance(pixels[:, under].median(dim=1).values)
+                      / luminance(pixels[:, skin].median(dim=1).values).clamp_min(1e-3))
+        # (a little lighter under the eye is ordinary top light: only a shadowed socket lifts)
+        return min(max(ratio / LID_LIFT_FROM, 1.0), LID_LIFT_MAX) ** LID_LIFT
+
+    def _detail(self) -> torch.Tensor:
+        """(3, H, W) the portrait minus its Gaussian blur (sigma GRAIN_SIGMA px), once."""
+        if self._detail_img is None:
+            r = int(math.ceil(3 * GRAIN_SIGMA))
+            k = torch.exp(-0.5 * (torch.arange(-r, r + 1, device=self.device) / GRAIN_SIGMA)
+                          .square())
+            k = (k / k.sum()).view(1, 1, 1, -1).expand(3, 1, 1, -1)
+            img = F.pad(self.base[None], (r, r, r, r), mode="replicate")
+            blur = F.conv2d(F.conv2d(img, k, groups=3), k.transpose(-1, -2), groups=3)
+            self._detail_img = self.base - blur[0]
+        return self._detail_img
+
+    def _strip_table(self, pixels: torch.Tensor, skin: torch.Tensor, u: torch.Tensor, q: float,
+                     fallback: torch.Tensor, n: int) -> torch.Tensor:
+        """(3, n) quantile `q` of the `skin` pixels' colour in LID_BINS strips across the eye,
+        interpolated onto the band table's u grid."""
         cols = []
         for k in range(LID_BINS):
             lo_u, hi_u = -0.5 + k / LID_BINS, -0.5 + (k + 1) / LID_BINS
             part = pixels[:, skin & (u >= lo_u - 0.05) & (u < hi_u + 0.05)]
-            # a little below the median: the lid must not come out lighter than its skin
-            cols.append(part.quantile(LID_QUANTILE, dim=1) if part.shape[1] >= 3 else eye.lid)
+            cols.append(part.quantile(q, dim=1) if part.shape[1] >= 3 else fallback)
         centres = torch.linspace(-0.5 + 0.5 / LID_BINS, 0.5 - 0.5 / LID_BINS, LID_BINS,
                                  device=self.device)
         table = torch.stack(cols, 1)                      # (3, LID_BINS)
@@ -208,12 +267,11 @@ class EyeCompositor:
         # patch of its own: each strip takes the median of itself and its neighbours
         padded = torch.cat((table[:, :1], table, table[:, -1:]), 1)
         table = padded.unfold(1, 3, 1).median(dim=-1).values
+        grid = torch.linspace(-0.5, 0.5, n, device=self.device)
         pos = ((grid - centres[0]) / (centres[1] - centres[0])).clamp(0, LID_BINS - 1)
         i0 = pos.floor().long().clamp(max=LID_BINS - 2)
         t = pos - i0
-        eye.lid_table = smooth_table(table[:, i0] * (1 - t) + table[:, i0 + 1] * t)
-        eye.v_up0 = frame.v_up.clone()
-        eye.lid_ok = True
+        return smooth_table(table[:, i0] * (1 - t) + table[:, i0 + 1] * t)
 
     def _sclera(self, eye: _Eye, px, pixels: torch.Tensor, dist: torch.Tensor,  # noqa: ANN001
                 r_paint: float, inner: torch.Tensor) -> torch.Tensor:
@@ -307,8 +365,7 @@ class EyeCompositor:
         # reads as an eye still open to the landmarker and to a viewer)
         tint = torch.tensor(LID_TINT, device=self.device).view(1, 3, 1, 1)
         shade = 1.0 - LID_DARKEN * k[:, None]
-        colour = torch.stack([px.lookup(eye.lid_table[i:i + 1].expand(len(c), -1))
-                              for i in range(3)], 1)
+        colour = self._lid_texture(eye, px, d)
         colour = colour * shade * (1.0 + (tint - 1.0) * k[:, None])
         crop = frames[:, :, y0:y0 + h, x0:x0 + w]
         before = crop.clone()
@@ -323,6 +380,30 @@ class EyeCompositor:
         line = line * (LASH_ALPHA + (1.0 - LASH_ALPHA) * (1.0 - taper) / (1.0 - LASH_TAPER))
         crop.add_(line[:, None] * (eye.lash.view(1, 3, 1, 1) - crop))
         self._clamp_corners(eye, crop, before, xy, xs, ys, colour, closure)
+
+    def _lid_texture(self, eye: _Eye, px, d: torch.Tensor) -> torch.Tensor:  # noqa: ANN001
+        """(B, 3, h, w) the closed lid's skin: the portrait's own lid skin band (between the
+        lashes and the brow, as measured in _prepare_lid) laid down from the lash line, folded
+        back and forth across the band's height, at the same place along the eye, and scaled
+        to the lid colour."""
+        assert eye.frame0 is not None and eye.lid_table is not None and eye.v_up0 is not None
+        f0 = eye.frame0
+        bsz, h, w = px.u.shape
+        a0, band = eye.tex_band
+        t = (d * (eye.width0 / px.length)).clamp_min(0.0).remainder(2.0 * band)
+        t = torch.where(t > band, 2.0 * band - t, t)         # fold: no seam where it repeats
+        u = px.u.clamp(-0.5, 0.5)
+        v = px.lookup(eye.v_up0.expand(bsz, -1)) - (a0 + t) / eye.width0
+        x = f0.origin[0, 0] + (u * f0.e1[0, 0] + v * f0.e2[0, 0]) * eye.width0
+        y = f0.origin[0, 1] + (u * f0.e1[0, 1] + v * f0.e2[0, 1]) * eye.width0
+        grid = torch.stack((x * (2.0 / self.width) - 1.0, y * (2.0 / self.height) - 1.0), -1)
+        tex = F.grid_sample(self._detail()[None], grid.view(1, bsz * h, w, 2), mode="bilinear",
+                            padding_mode="border", align_corners=False)
+        # (its light specks clipped harder: a speck lighter than the lid reads as a seam)
+        tex = tex.view(3, bsz, h, w).transpose(0, 1).clamp(-eye.grain, GRAIN_LIGHT * eye.grain)
+        flat = torch.stack([px.lookup(eye.lid_table[i:i + 1].expand(bsz, -1))
+                            for i in range(3)], 1)
+        return flat + tex
 
     @staticmethod
     def _corner_radius(eye: _Eye) -> float:
@@ -340,10 +421,13 @@ class EyeCompositor:
         for k in eye.corners:
             cx, cy = xy[:, k, 0].view(-1, 1, 1), xy[:, k, 1].view(-1, 1, 1)
             dist2 = (xs - cx).square() + (ys - cy).square()
-            # compact (nothing changes beyond the radius), full at the corner
-            near = torch.maximum(near, (1.0 - dist2 / radius ** 2).clamp_min(0.0).square())
-        # only as the lids meet (a half-open eye's corners are its own)
-        shut = ((closure - 0.6) / 0.4).clamp(0.0, 1.0)
+            # compact (nothing changes beyond the radius), full over its inner part: a drawn
+            # eye's white reaches past the mesh's corner point (a white end at the lash line)
+            q = dist2 / radius ** 2
+            near = torch.maximum(near, (1.0 - q.square()).clamp_min(0.0).square())
+        # only as the lids meet (a half-open eye's corners are its own, and the wider reach
+        # must stay inside what a closing lid may paint)
+        shut = ((closure - 0.75) / 0.25).clamp(0.0, 1.0)
         w = (near * shut)[:, None]
         target = torch.minimum(torch.minimum(before, crop), colour)
         crop.add_(w * (target - crop))
