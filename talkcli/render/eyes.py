@@ -322,14 +322,9 @@ class EyeCompositor:
         dragged along, slivers of sclera), so a closed eye is lid skin down to one line."""
         assert eye.v_up0 is not None and eye.lid_table is not None and eye.lash is not None
         frame = self._band(eye, xy)
-        length = frame.length[:, None]
-        cover = ((frame.v_up - eye.v_up0) * length).clamp_min(0.0)        # (B, N) px
-        cover = (cover - 0.5).clamp_min(0.0)      # landmark/projection noise is no blink
+        cover = self._lid_cover(eye, frame)
         if not bool((cover > 0.0).any()):
             return
-        # The lash line is the upper lid's margin, the deformed upper contour: when the lids
-        # cross (a full blink comes past the lower lid), the upper lid is in front.
-        edge = frame.v_up
         sel = cover.amax(1) > 0.0
         top = (1.0 + LID_FEATHER) * float(cover.amax()) + 4.0
         pts = torch.cat((xy[sel][:, list(eye.upper)], xy[sel][:, list(eye.lower)]), 1)
@@ -340,6 +335,33 @@ class EyeCompositor:
         x0, y0, h, w = box
         y_top = max(y0 - int(math.ceil(top)), 0)
         h, y0 = h + (y0 - y_top), y_top
+        crop = frames[:, :, y0:y0 + h, x0:x0 + w]
+        if bool(sel.all()):
+            self._paint_lid(eye, crop, xy, frame, cover, (x0, y0, h, w))
+            return
+        # only the frames whose lid has come down (a blink spans a few frames of a batch)
+        idx = torch.nonzero(sel).view(-1)
+        part = crop.index_select(0, idx)
+        sub = self._band(eye, xy[idx])
+        self._paint_lid(eye, part, xy[idx], sub, self._lid_cover(eye, sub), (x0, y0, h, w))
+        crop.index_copy_(0, idx, part)
+
+    @staticmethod
+    def _lid_cover(eye: _Eye, frame) -> torch.Tensor:  # noqa: ANN001 - BandFrame
+        """(B, N) px the upper contour has come down from its neutral place."""
+        assert eye.v_up0 is not None
+        cover = ((frame.v_up - eye.v_up0) * frame.length[:, None]).clamp_min(0.0)
+        return (cover - 0.5).clamp_min(0.0)      # landmark/projection noise is no blink
+
+    def _paint_lid(self, eye: _Eye, crop: torch.Tensor, xy: torch.Tensor, frame,  # noqa: ANN001
+                   cover: torch.Tensor, box: tuple[int, int, int, int]) -> None:
+        """Paint the lid into `crop` (B, 3, h, w), the frames' box (x0, y0, h, w)."""
+        assert eye.lash is not None
+        x0, y0, h, w = box
+        length = frame.length[:, None]
+        # The lash line is the upper lid's margin, the deformed upper contour: when the lids
+        # cross (a full blink comes past the lower lid), the upper lid is in front.
+        edge = frame.v_up
         xs, ys = crop_grid(x0, y0, h, w, self.device)
         px = band_pixels(frame, xs, ys)
         lc = px.length
@@ -367,7 +389,6 @@ class EyeCompositor:
         shade = 1.0 - LID_DARKEN * k[:, None]
         colour = self._lid_texture(eye, px, d)
         colour = colour * shade * (1.0 + (tint - 1.0) * k[:, None])
-        crop = frames[:, :, y0:y0 + h, x0:x0 + w]
         before = crop.clone()
         crop.add_(a[:, None] * (colour - crop))
         # one lash line at the lid's edge, as thick as the lid has come down allows: tapering
