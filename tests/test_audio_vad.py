@@ -9,6 +9,7 @@ variant must keep the mouth moving; silence and pure noise must stay silence.
 from __future__ import annotations
 
 import subprocess
+import warnings
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -144,7 +145,9 @@ def test_silero_port_matches_the_wheels_torchscript_model() -> None:
 
     x = clean()[: 3 * SR // 2]
     ours = silero.speech_probability(x)
-    ref = torch.jit.load(str(silero.weights_path()), map_location="cpu").eval()
+    with warnings.catch_warnings():  # torch.jit.load is deprecated; it is the reference here
+        warnings.simplefilter("ignore", DeprecationWarning)
+        ref = torch.jit.load(str(silero.weights_path()), map_location="cpu").eval()
     with torch.inference_mode():
         theirs = [float(ref(torch.from_numpy(x[i : i + 512].copy())[None], SR))
                   for i in range(0, x.shape[0] - 511, 512)]
