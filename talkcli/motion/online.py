@@ -32,7 +32,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.ndimage import maximum_filter1d, minimum_filter1d
 
 from talkcli.audio import features as F
 from talkcli.audio.phones import Phone, PhoneStream
@@ -44,6 +43,7 @@ from talkcli.motion.head import HeadModel
 from talkcli.motion.latent import CHANNELS, index
 from talkcli.motion.lips import LIP_CHANNELS, lip_track
 from talkcli.motion.prosody import accents
+from talkcli.signal1d import maximum_filter1d, minimum_filter1d
 from talkcli.timing import DEFAULT_FPS, SAMPLE_RATE, frame_count
 
 LOOKAHEAD_S = 0.10  # future audio a frame may depend on (coarticulation, phone stability)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.ndimage import gaussian_filter1d, maximum_filter1d, median_filter
 
 from talkcli.audio.features import FrameFeatures
+from talkcli.signal1d import gaussian_filter1d, maximum_filter1d, median_filter
 
 
 @dataclass(frozen=True)
