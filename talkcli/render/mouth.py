@@ -66,7 +66,7 @@ TOOTH_STEP = (math.pi / 2) / 4.6   # angular width of one tooth on the dental ar
 PAINT_BLUR = (0.3, 0.004)
 # An open portrait closed: the lips within this share of the squeeze (neutral gap - gap, px) of
 # the line where they meet are re-sampled from the portrait's lips (see _squeezed_lips)
-SQUEEZE_REACH = 0.4
+SQUEEZE_REACH = 0.6
 DARK_LIP = 0.85         # ... and what is darker than this x the lips' luminance is taken as lip
 
 
