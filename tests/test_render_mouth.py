@@ -221,3 +221,33 @@ def test_closed_mouth_portrait_opens_end_to_end(sample_portrait_path) -> None:  
     # (a lit red-brown cavity, issue #8: darker than skin and lips, never a black hole)
     assert 0.05 < float(centre.mean()) < 0.35
     assert float(centre[..., 0].mean()) > float(centre[..., 1].mean())
+
+
+def test_closed_open_portrait_shows_lips_not_its_interior(face) -> None:  # noqa: ANN001
+    """A wide-open portrait closed: whatever the warp leaves next to the line where the lips
+    meet (its smooth inverse spreads the portrait's teeth and tongue over it), the compositor
+    shows the portrait's lips there, never its interior."""
+    from talkcli.render.mouth import SQUEEZE_REACH
+
+    base, points, io = face
+    w = float(points[291, 0] - points[61, 0])
+    drop = 0.3 * w
+    opened = jaw_points(points, drop)           # the portrait: a shout, lower lip far down
+    img = base.clone()
+    x = centre_column(points)
+    y_in0, y_in1 = int(float(points[13, 1])) + 2, int(float(opened[14, 1]))
+    img[:, y_in0:y_in1, :] = torch.tensor([0.0, 1.0, 0.0]).view(3, 1, 1)   # its interior
+    mouth = MouthCompositor(img, opened, io, CPU)
+    assert mouth.open_portrait
+    shut = closed_points(opened)
+    # the worst leak: the frame still shows the portrait where it was (interior in place)
+    out = mouth.composite(img[None].clone(), shut[None], latents())[0]
+    line = int(round(float(shut[13, 1])))
+    reach = int(0.8 * SQUEEZE_REACH * drop)
+    col = out[:, line - reach:line + reach + 1, x - 2:x + 3]
+    green = (col[1] > 0.8) & (col[0] < 0.3) & (col[2] < 0.3)
+    assert not bool(green.any())
+    # below the line: the portrait's lower lip, as it was under its inner edge
+    y = line + reach // 2
+    src = int(round(float(opened[14, 1]))) + (y - int(round(float(shut[14, 1]))))
+    assert float((out[:, y, x] - img[:, src, x]).abs().max()) < 0.12

@@ -59,11 +59,15 @@ TONGUE_LUM = 0.75        # tongue brightness, x the cheek's
 TEETH_MIN = 1.1          # teeth at least this bright, x the cheek's (+0.08)
 SEAM_WIDTH = 0.014        # half-width of the pressed lips' seam, x mouth width (+1 px)
 SEAM_MIN_GAP = 3.0        # px of neutral lip gap from which a pressed seam is painted
-SEAM_SQUEEZE = 0.12       # extra seam half-width per px the portrait's opening was squeezed
+SEAM_SQUEEZE = 0.0       # extra seam half-width per px the portrait's opening was squeezed
 TOOTH_STEP = (math.pi / 2) / 4.6   # angular width of one tooth on the dental arch
 # The painted interior is blurred by this (px + x mouth width px): photographed mouths are soft
 # inside (depth, shadow, the camera's focus); hard painted edges read as a sticker
 PAINT_BLUR = (0.3, 0.004)
+# An open portrait closed: the lips within this share of the squeeze (neutral gap - gap, px) of
+# the line where they meet are re-sampled from the portrait's lips (see _squeezed_lips)
+SQUEEZE_REACH = 0.6
+DARK_LIP = 0.85         # ... and what is darker than this x the lips' luminance is taken as lip
 
 
 class MouthCompositor:
@@ -187,7 +191,10 @@ class MouthCompositor:
         if not bool(active.any()):
             return frames
         contour = torch.cat((xy[:, list(UPPER)], xy[:, list(LOWER)]), 1)[active]
-        box = points_bbox(contour, 2.0, self.height, self.width)
+        # (an open portrait: its lips near the meeting line are re-sampled, _squeezed_lips)
+        margin = 2.0 + (SQUEEZE_REACH * float(self.gap0.max() * scale.max()) + 2.0
+                        if self.open_portrait else 0.0)
+        box = points_bbox(contour, margin, self.height, self.width)
         if box is None:
             return frames
         x0, y0, h, w = box
@@ -205,6 +212,8 @@ class MouthCompositor:
                 colour = colour + dark[:, None] * (synth - colour)
         else:
             colour, alpha = self._synthetic(frame, px, xy, lat)
+        if self.open_portrait:
+            colour, alpha = self._squeezed_lips(frame, px, scale, colour, alpha)
         if float(self.gap0.max()) >= SEAM_MIN_GAP:
             colour, alpha = self._seam(frame, px, scale, colour, alpha)
         alpha = alpha * active.view(-1, 1, 1).to(alpha.dtype)
@@ -237,6 +246,54 @@ class MouthCompositor:
         alpha = alpha + a_s * (1.0 - alpha)
         colour = colour / alpha.clamp_min(1e-6)[:, None]
         return colour, alpha
+
+    def _squeezed_lips(self, frame, px, scale: torch.Tensor, colour: torch.Tensor,  # noqa: ANN001
+                       alpha: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """An open portrait closing: the lips next to the line where they meet, sampled from the
+        portrait's lips. The dense map's inverse cannot start its exact walk inside the collapsed
+        opening, so there it stays smooth across it: the pixels just above and below the line
+        sample the portrait's teeth and tongue (a shout closed showed its tongue as a third lip,
+        and a landmarker read the mouth open). Each such pixel takes the portrait's lip at its
+        distance from the lip's inner edge instead (near the line the lips move as a whole)."""
+        f0 = self.frame0
+        bsz = frame.length.shape[0]
+        length = frame.length.view(-1, 1, 1)
+        inv = (1.0 / scale).view(-1, 1, 1)
+        gap = px.lookup(frame.v_low - frame.v_up) * length
+        squeeze = (px.lookup(self.gap0.expand(bsz, -1)) * (length / self.width0) - gap)
+        below = px.low_v < 0.0                       # under the lower lip's inner edge
+        dist = torch.where(below, -px.low_v, -px.up_v)
+        # (the smooth inverse spreads over about the opening's squeeze, corners included)
+        reach = SQUEEZE_REACH * squeeze.flatten(1).amax(1).clamp_min(0.0).view(-1, 1, 1)
+        a_l = (soft_step(reach - dist, 2.0) * (dist > -0.5) * soft_step(reach - 1.0, 1.0)
+               * soft_step((0.5 - px.u.abs()) * length, 2.0))
+        if not bool((a_l > 0).any()):
+            return colour, alpha
+        up0 = px.lookup(f0.v_up.expand(bsz, -1)) * self.width0
+        low0 = px.lookup(f0.v_low.expand(bsz, -1)) * self.width0
+        vv = torch.where(below, low0 + dist * inv, up0 - dist * inv)
+        lips = self._sample_base(f0, px.u * self.width0, vv)
+        # the mesh's inner contour can miss part of a wide opening (the shadowed cavity at a
+        # corner): what is much darker than the lips there is interior, shown as lip
+        lum, lip_lum = luminance(lips, 1), float(luminance(self.lips))
+        dark = ((DARK_LIP * lip_lum - lum) / (0.5 * DARK_LIP * lip_lum)).clamp(0.0, 1.0)
+        lips = lips + dark[:, None] * (self.lips.view(1, 3, 1, 1) - lips)
+        a_l = a_l * (1.0 - alpha)
+        out_a = alpha + a_l
+        colour = (colour * alpha[:, None] + lips * a_l[:, None]) / out_a.clamp_min(1e-6)[:, None]
+        return colour, out_a
+
+    def _sample_base(self, f0, u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:  # noqa: ANN001
+        """The portrait at neutral band coordinates (u, v px in frame0), (B, h, w) -> (B, 3, h, w);
+        one sampling pass, frames stacked along the grid's rows."""
+        o, e1, e2 = f0.origin[0], f0.e1[0], f0.e2[0]
+        gx = (o[0] + u * e1[0] + v * e2[0]) * (2.0 / self.width) - 1.0
+        gy = (o[1] + u * e1[1] + v * e2[1]) * (2.0 / self.height) - 1.0
+        bsz, h, w = gx.shape
+        grid = torch.stack((gx, gy), -1).view(1, bsz * h, w, 2)
+        colour = F.grid_sample(self.base[None], grid, mode="bilinear", padding_mode="border",
+                               align_corners=False)
+        return colour.view(3, bsz, h, w).transpose(0, 1)
 
     def _latents(self, latents: torch.Tensor | None, bsz: int) -> torch.Tensor:
         if latents is None:
