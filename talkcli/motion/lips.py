@@ -15,10 +15,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.ndimage import gaussian_filter1d, maximum_filter1d, minimum_filter1d
 
 from talkcli.audio.features import RATE, Features
 from talkcli.audio.phones import Phone, phone_labels
+from talkcli.signal1d import gaussian_filter1d, maximum_filter1d, minimum_filter1d
 
 LEAD_S = 0.04  # the mouth leads the audio
 SIGMA_S = 0.030
