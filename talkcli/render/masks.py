@@ -12,7 +12,9 @@ continuous convention of grid_sample(align_corners=False) and of Pillow's transf
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -113,6 +115,16 @@ class BandPixels:
         a = table.gather(1, self.index)
         b = table.gather(1, self.index + 1)
         return (a + self.frac * (b - a)).view_as(self.u)
+
+
+def take_frames(obj: Any, idx: torch.Tensor) -> Any:
+    """A BandFrame or BandPixels of the frames `idx` only (each tensor's first dimension)."""
+    values = {}
+    for f in dataclasses.fields(obj):
+        v = getattr(obj, f.name)
+        values[f.name] = (v.index_select(0, idx) if isinstance(v, torch.Tensor) and v.dim() > 0
+                          else v)
+    return type(obj)(**values)
 
 
 def crop_grid(x0: int, y0: int, h: int, w: int, device: torch.device,

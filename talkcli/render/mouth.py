@@ -35,6 +35,7 @@ from talkcli.render.masks import (
     points_bbox,
     similarity_2d,
     soft_step,
+    take_frames,
 )
 from talkcli.render.shading import band_region, eye_white, luminance, median_colour, skin_colour
 
@@ -204,12 +205,20 @@ class MouthCompositor:
         lat = self._latents(latents, bsz)
         if self.open_portrait:
             colour, alpha, dark = self._own_interior(frame, px, scale)
-            if bool((dark > 0).any()):
+            wider = dark.flatten(1).amax(1) > 0
+            if bool(wider.any()):
                 # Wider than the portrait: its own interior stays at the lips, the new depth
-                # in the middle is the synthetic mouth (with teeth if the portrait shows none).
-                synth, _ = self._synthetic(frame, px, xy, lat, teeth=not self.own_teeth,
-                                           tongue=False, depth=DEPTH_DARK_OPEN)
-                colour = colour + dark[:, None] * (synth - colour)
+                # in the middle is the synthetic mouth (with teeth if the portrait shows none);
+                # painted on the frames that open that wide only
+                idx = torch.nonzero(wider).view(-1)
+                full = bool(wider.all())
+                synth, _ = self._synthetic(
+                    frame if full else take_frames(frame, idx),
+                    px if full else take_frames(px, idx), xy[idx], lat[idx],
+                    teeth=not self.own_teeth, tongue=False, depth=DEPTH_DARK_OPEN)
+                part = colour if full else colour.index_select(0, idx)
+                part = part + dark.index_select(0, idx)[:, None] * (synth - part)
+                colour = part if full else colour.index_copy(0, idx, part)
         else:
             colour, alpha = self._synthetic(frame, px, xy, lat)
         if self.open_portrait:
