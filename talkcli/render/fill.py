@@ -12,17 +12,11 @@ the mean of all the edges.
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-_cv2: Any
-try:
-    import cv2 as _cv2
-except ImportError:  # pragma: no cover - opencv-python-headless is a dependency
-    _cv2 = None
+from talkcli.render.remap import cv2 as _cv2
 
 _NEIGHBOURS = [[0.0, 0.25, 0.0], [0.25, 0.0, 0.25], [0.0, 0.25, 0.0]]
 RELAX_ITERS = 40        # Jacobi relaxation steps per pyramid level ...

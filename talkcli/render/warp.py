@@ -32,18 +32,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from scipy.spatial import Delaunay, cKDTree
 
-_cv2: Any
-try:
-    import cv2 as _cv2
-except ImportError:  # pragma: no cover - opencv-python-headless is a dependency
-    _cv2 = None
+from talkcli.render.remap import cv2 as _cv2
 
 FIELD_STEP = 2       # fine map (crease boxes; upsampled to full resolution): 1 / FIELD_STEP
 COARSE_STEP = 8       # coarse map (inverted everywhere in the moving box): 1 / COARSE_STEP; 4 cost
