@@ -34,6 +34,12 @@ def test_an_interrupt_during_the_probe_comes_after_it_is_removed(
         real_close(fd)
 
     monkeypatch.setattr(outputs.os, "close", close_after_ctrl_c)
-    with pytest.raises(KeyboardInterrupt):
-        outputs.check_writable_dir(tmp_path)
+    # Python's own Ctrl-C handler, also where this run inherited SIGINT ignored (a background
+    # CI shell)
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            outputs.check_writable_dir(tmp_path)
+    finally:
+        signal.signal(signal.SIGINT, before)
     assert list(tmp_path.iterdir()) == []
