@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
-import tempfile
-from collections.abc import Iterator
+import secrets
 from pathlib import Path
 
 from talkcli.errors import InvalidInputError
@@ -23,28 +21,16 @@ def check_writable_dir(directory: Path) -> None:
     (`os.access` says yes to root even where the filesystem refuses, as /proc does)."""
     if not directory.is_dir():
         raise InvalidInputError(f"output directory does not exist: {directory}")
-    with _interrupts_deferred():
-        try:
-            fd, name = tempfile.mkstemp(prefix=".talkcli-probe-", dir=directory)
-        except OSError as exc:
-            raise InvalidInputError(
-                f"cannot write in the output directory {directory}: {os_reason(exc)}") from None
-        os.close(fd)
-        os.unlink(name)
-
-
-@contextlib.contextmanager
-def _interrupts_deferred() -> Iterator[None]:
-    """Hold Ctrl-C / SIGTERM until the block is done (where the OS allows it): an interrupt
-    between creating the probe and removing it left the probe file behind (seen when a
-    batch was interrupted just as its next job was being checked)."""
-    block = getattr(signal, "pthread_sigmask", None)
-    if block is None:
-        yield
-        return
-    held = {signal.SIGINT, signal.SIGTERM}
-    old = block(signal.SIG_BLOCK, held)
+    # A name of our own, removed in `finally`: an interrupt anywhere between creating the
+    # probe and removing it (one arrived as a batch's next job was being checked) must not
+    # leave it behind, and mkstemp's name is lost if the interrupt lands inside it.
+    probe = directory / f".talkcli-probe-{os.getpid()}-{secrets.token_hex(6)}"
     try:
-        yield
+        fd = os.open(probe, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+        os.close(fd)
+    except OSError as exc:
+        raise InvalidInputError(
+            f"cannot write in the output directory {directory}: {os_reason(exc)}") from None
     finally:
-        block(signal.SIG_SETMASK, old)
+        with contextlib.suppress(OSError):
+            os.unlink(probe)
