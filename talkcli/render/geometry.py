@@ -84,7 +84,16 @@ REST_JAW_RANGE = (0.15, 0.8)
 # acted ones, bench/emotion_offsets.py: the landmarker reads about half of a warped motion)
 SMILE_LIFT_CM = 1.0       # mouth corners up
 SMILE_CHEEK_CM = 0.2     # cheeks up
-FROWN_DROP_CM = 0.9       # mouth corners down
+# mouth_frown (sad, AU15 + a little AU17), in interocular units (the unit the actor's offsets
+# are measured in; 0.9 / 0.3 / 0.2 cm at the photos' ~6 cm): the corners go down and a little
+# out (the actor's mouth is 11% wider in his sad clip), the skin below a corner comes down
+# with it further than the skin above (the lower lip follows the corners into one arch instead
+# of bulging between them), and the middle of both lips rises a little (the chin's push).
+# Anime's sad corners share of the actor 0.61 -> 0.79 (drop alone in io units: 0.59)
+FROWN_DROP_IO = 0.15
+FROWN_OUT_IO = 0.05
+FROWN_LIFT_IO = 0.033
+FROWN_REACH_BELOW = 1.6   # cm: vertical sigma of the corners' pull below them (1.0 above)
 BROW_RAISE_CM = 1.0       # whole brows up
 BROW_LOWER_CM = 0.8      # whole brows down (frown)
 BROW_PINCH_CM = 0.45      # inner brow ends together (frown)
@@ -511,14 +520,31 @@ def _expression(name: str, mc: np.ndarray) -> np.ndarray:
             d[:, 0] += side * 0.08 * gc
         d += 0.35 * (_blink(mc, "left", lower_only=True) + _blink(mc, "right", lower_only=True))
     elif name == "mouth_frown":
-        # AU15 (corners down) with a little AU17 (the chin pushes the lower lip's middle up)
-        for c in corners.values():
-            side = np.sign(c[0] - mouth_c[0])
-            g = _gauss(mc, c, 1.0)
-            d[:, 1] -= FROWN_DROP_CM * g
-            d[:, 0] -= side * 0.05 * g
-        mid = 0.5 * (mc[14] + mc[17])
-        d[:, 1] += 0.12 * _gauss(mc, mid, 0.9) * (1.0 - lips_upper_weight(mc))
+        d = _frown(mc)
+    return d
+
+
+def _frown(mc: np.ndarray) -> np.ndarray:
+    """Sad mouth (AU15 with a little AU17, see FROWN_DROP_IO): corners down and a little out,
+    the skin below them following further than above; the lower lip's middle pushed up and the
+    middle of both lips raised a little, so the mouth reads as one arch."""
+    d = np.zeros_like(mc)
+    io = float(np.linalg.norm(mc[list(regions.EYE_LEFT_CORNERS), :2].mean(axis=0)
+                              - mc[list(regions.EYE_RIGHT_CORNERS), :2].mean(axis=0)))
+    mouth_c = 0.5 * (mc[61] + mc[291])
+    for c in (mc[61], mc[291]):
+        side = np.sign(c[0] - mouth_c[0])
+        dy = mc[:, 1] - c[1]
+        sy = np.where(dy < 0.0, FROWN_REACH_BELOW, 1.0)
+        g = np.exp(-0.5 * ((mc[:, 0] - c[0]) ** 2 + (dy / sy) ** 2))
+        d[:, 1] -= FROWN_DROP_IO * io * g
+        d[:, 0] += side * FROWN_OUT_IO * io * g
+    mid = 0.5 * (mc[14] + mc[17])
+    d[:, 1] += 0.12 * _gauss(mc, mid, 0.9) * (1.0 - lips_upper_weight(mc))
+    centre = 0.5 * (mc[13] + mc[14])
+    half = max(0.5 * abs(float(mc[291, 0] - mc[61, 0])), 0.5)
+    d[:, 1] += (FROWN_LIFT_IO * io * np.exp(-0.5 * ((mc[:, 0] - centre[0]) / (0.6 * half)) ** 2)
+                * np.exp(-0.5 * (mc[:, 1] - centre[1]) ** 2))
     return d
 
 
