@@ -36,6 +36,7 @@ SHADOW = 0.28            # upper-lid shadow strength on a half-closed eye
 LASH_WIDTH = 0.035       # closed lash line half-width, x eye width (corner to corner)
 LID_DARKEN = 0.16        # the closed lid's skin is this much darker at the lash line ...
 LID_TINT = (1.0, 0.95, 0.94)   # ... and a little pinker (the thin lid skin shows blood)
+LID_PAINT_FROM = (0.3, 0.9)   # the lid skin is painted from this closure, full at this one
 LID_FEATHER = 0.5        # the lid's top blends into the warped skin over this x its height
 LID_BINS = 10            # lid-skin colour measured in this many strips across the eye
 LID_QUANTILE = 0.4       # ... as this quantile of each strip's pixels
@@ -379,6 +380,12 @@ class EyeCompositor:
         closure = (cover.amax(1) / (0.8 * eye.opening0 * frame.length / eye.width0)).clamp(
             0.0, 1.0).view(-1, 1, 1)                # this frame's blink, 0 open .. 1 shut
         shut = px.lookup(soft_step((frame.v_up - frame.v_low) * length + 1.5)) * closure
+        # a half-closed lid is the warped lid itself: painted skin there showed as a pale
+        # crescent above the lash line and a hard wedge at its ends (the paint comes in only
+        # as the lids meet)
+        t = ((closure - LID_PAINT_FROM[0]) / (LID_PAINT_FROM[1] - LID_PAINT_FROM[0])).clamp(
+            0.0, 1.0)
+        a = a * (t * t * (3.0 - 2.0 * t))
         # (a few px at the line only: a full-height hard-edged patch reads as pasted on)
         a = torch.maximum(a, shut * soft_step(d + 1.0) * ((4.0 - d) / 2.0).clamp(0.0, 1.0)
                           * along)
