@@ -338,7 +338,8 @@ class MouthCompositor:
         neutral contour, so the shadow is compressed out of sight and the lip's own texture
         runs up to the opening, as an open mouth's lit lip does (a closed mouth's dark line
         left on both lips read as an outline drawn round the opening)."""
-        f0, w0 = self.frame0, self.width0
+        f0, w0, rims = self.frame0, self.width0, self.rims
+        assert rims is not None
         bsz = frame.length.shape[0]
         inv = (1.0 / scale).view(-1, 1, 1)
         length = frame.length.view(-1, 1, 1)
@@ -349,7 +350,7 @@ class MouthCompositor:
         below = px.low_v < 0.0
         dist = torch.where(below, -px.low_v, -px.up_v) * inv                  # neutral px
         rim, reach = (torch.where(below, px.lookup(t[1:].expand(bsz, -1)),
-                                  px.lookup(t[:1].expand(bsz, -1))) for t in self.rims)
+                                  px.lookup(t[:1].expand(bsz, -1))) for t in rims)
         src = rim + dist * (reach - rim) / reach.clamp_min(1e-3)
         a_r = (soft_step(reach - dist, 1.0) * (dist > -0.5) * parted * (rim > 0.25)
                * soft_step((0.5 - px.u.abs()) * length, 2.0))
