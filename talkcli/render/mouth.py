@@ -103,7 +103,6 @@ class MouthCompositor:
         i = index
         self._ch = (i("jaw_open"), i("mouth_round"), i("mouth_wide"), i("lips_press"), i("smile"))
         self.rims = None if self.open_portrait else self._measure_rims()
-        self._rim_reach = 0.0 if self.rims is None else float(self.rims[1].max())
 
     # ------------------------------------------------------------------ setup
     @staticmethod
@@ -227,10 +226,13 @@ class MouthCompositor:
                 active = active | ((self.gap0 * scale[:, None] - gap).amax(1) > 1.5)
         if not bool(active.any()):
             return frames
-        contour = torch.cat((xy[:, list(UPPER)], xy[:, list(LOWER)]), 1)[active]
+        contour = torch.cat((xy[:, list(UPPER)], xy[:, list(LOWER)]), 1)
+        if self.rims is not None:
+            contour = torch.cat((contour, self._rim_outline(frame, scale)), 1)
+        contour = contour[active]
         # (an open portrait: its lips near the meeting line are re-sampled, _squeezed_lips)
         margin = 2.0 + (SQUEEZE_REACH * float(self.gap0.max() * scale.max()) + 2.0
-                        if self.open_portrait else self._rim_reach * float(scale.max()))
+                        if self.open_portrait else 0.0)
         box = points_bbox(contour, margin, self.height, self.width)
         if box is None:
             return frames
@@ -260,7 +262,9 @@ class MouthCompositor:
         if self.open_portrait:
             colour, alpha = self._squeezed_lips(frame, px, scale, colour, alpha)
         elif self.rims is not None:
-            colour, alpha = self._lip_rims(frame, px, scale, colour, alpha)
+            parted = (gap - self.gap0 * scale[:, None]).amax(1) > 1.0
+            if bool(parted.any()):
+                colour, alpha = self._lip_rims_of(parted, frame, px, scale, colour, alpha)
         if float(self.gap0.max()) >= SEAM_MIN_GAP:
             colour, alpha = self._seam(frame, px, scale, colour, alpha)
         alpha = alpha * active.view(-1, 1, 1).to(alpha.dtype)
@@ -329,6 +333,28 @@ class MouthCompositor:
         out_a = alpha + a_l
         colour = (colour * alpha[:, None] + lips * a_l[:, None]) / out_a.clamp_min(1e-6)[:, None]
         return colour, out_a
+
+    def _rim_outline(self, frame, scale: torch.Tensor) -> torch.Tensor:  # noqa: ANN001
+        """(B, 2N, 2) px: where the lips' re-sampled inner edges end (_lip_rims), above the
+        upper contour and below the lower one, so that the crop covers them."""
+        assert self.rims is not None
+        span = self.rims[1] * (scale / frame.length)[:, None, None]              # (B, 2, N)
+        n = span.shape[-1]
+        u = torch.linspace(-0.5, 0.5, n, device=self.device).expand(frame.length.shape[0], n)
+        v = torch.cat((frame.v_up - span[:, 0], frame.v_low + span[:, 1]), 1)
+        return frame.to_image(torch.stack((torch.cat((u, u), 1), v), -1))
+
+    def _lip_rims_of(self, idx_mask: torch.Tensor, frame, px, scale: torch.Tensor,  # noqa: ANN001
+                     colour: torch.Tensor, alpha: torch.Tensor
+                     ) -> tuple[torch.Tensor, torch.Tensor]:
+        """_lip_rims on the frames whose lips part (the others keep their paint)."""
+        if bool(idx_mask.all()):
+            return self._lip_rims(frame, px, scale, colour, alpha)
+        idx = torch.nonzero(idx_mask).view(-1)
+        c, a = self._lip_rims(take_frames(frame, idx), take_frames(px, idx),
+                              scale.index_select(0, idx), colour.index_select(0, idx),
+                              alpha.index_select(0, idx))
+        return colour.index_copy(0, idx, c), alpha.index_copy(0, idx, a)
 
     def _lip_rims(self, frame, px, scale: torch.Tensor, colour: torch.Tensor,  # noqa: ANN001
                   alpha: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
