@@ -469,7 +469,10 @@ class MouthCompositor:
         # ... that rises into view only as the jaw opens wide
         lower = lower * ((px.up_v + px.low_v - 0.08 * length) / (0.2 * length)).clamp(0.0, 1.0)
         d_lt = lower * (1.0 - 1.6 * u.square()).clamp_min(0.0) - dl                # + above lip
-        a_lt = soft_step(d_lt, 1.2) * (1.0 - au.pow(4)) * float(teeth)
+        # (the soft edge alone would lay a light line of teeth along every lower lip: the band
+        # fades in over its first 1.5 px instead)
+        a_lt = (soft_step(d_lt, 1.2) * (lower / 1.5).clamp(0.0, 1.0) * (1.0 - au.pow(4))
+                * float(teeth))
         sh_lt = 0.75 * recede * seps * (0.7 + 0.3 * (d_lt / 2.0).clamp(0.0, 1.0))
 
         # Tongue: a hump low in the cavity, rising with the opening; its front (low in the
@@ -480,7 +483,7 @@ class MouthCompositor:
         prof = (1.0 - (2.0 * u / 0.85).square()).clamp_min(0.0).sqrt()
         t_top = t_h * prof
         d_t = t_top - dl
-        a_t = soft_step(d_t, 0.01 * length + 1.5) * float(tongue)
+        a_t = soft_step(d_t, 0.01 * length + 1.5) * (t_top / 1.5).clamp(0.0, 1.0) * float(tongue)
         # lit toward its tip and the viewer, falling into the mouth's shadow at its back
         sh_t = 0.45 + 0.45 * (d_t / (0.7 * t_top + 1.0)).clamp(0.0, 1.0).sqrt()
         sh_t = sh_t * (1.0 - 0.6 * au.square())
