@@ -97,9 +97,10 @@ def test_opening_shows_dark_cavity_and_upper_teeth(face) -> None:  # noqa: ANN00
     lip_lum = lum(mouth.lips.view(3, 1, 1)).item()
     assert float(cavity) < 0.5 * lip_lum
     assert float(teeth) > 2.0 * float(cavity)
-    # Painted only inside the opened lips: far from the mouth nothing changed.
+    # Painted only inside the opened lips (their inner edges re-sampled): far from the mouth
+    # nothing changed.
     far = torch.ones_like(base[0], dtype=torch.bool)
-    box = opened[list(regions.LIPS_INNER), :2]
+    box = opened[list(regions.LIPS_INNER) + list(regions.LIPS_OUTER), :2]
     xa, ya = box.amin(0).floor().int() - 2
     xb, yb = box.amax(0).ceil().int() + 2
     far[ya:yb, xa:xb] = False
@@ -251,3 +252,40 @@ def test_closed_open_portrait_shows_lips_not_its_interior(face) -> None:  # noqa
     y = line + reach // 2
     src = int(round(float(opened[14, 1]))) + (y - int(round(float(shut[14, 1]))))
     assert float((out[:, y, x] - img[:, src, x]).abs().max()) < 0.12
+
+
+def test_opened_lips_carry_no_contact_shadow(sample_portrait_path) -> None:  # noqa: ANN001
+    """A closed-mouth portrait whose lips meet in a dark line (the contact shadow): opened,
+    the lower lip's inner edge is lit lip, not that line carried down as a drawn outline;
+    closed, the line is still there."""
+    import dataclasses
+
+    from talkcli.face.analyze import analyze_portrait
+    from talkcli.face.image import load_image
+    from talkcli.render.renderer import Renderer
+
+    r0 = Renderer(analyze_portrait(load_image(sample_portrait_path)), size=512, max_batch=1)
+    rig = analyze_portrait(r0.render(latents(1, lips_press=1.0).numpy())[0])
+    img = rig.image.copy()
+    p = rig.points
+    w = float(p[291, 0] - p[61, 0])
+    xs = np.arange(int(p[61, 0] + 0.25 * w), int(p[291, 0] - 0.25 * w))
+    line = np.interp(xs, p[[78, 14, 308], 0], 0.5 * (p[[78, 13, 308], 1] + p[[78, 14, 308], 1]))
+    lip = img[int(p[14, 1]) + 4, int(p[14, 0])].astype(np.float32)
+    for x, y in zip(xs, line, strict=True):
+        img[int(y) - 1:int(y) + 3, x] = (0.25 * lip).astype(np.uint8)   # a 4 px dark line
+    r = Renderer(dataclasses.replace(rig, image=img), size=512, max_batch=2)
+    assert not r.mouth.open_portrait
+    lat = latents(2)
+    lat[1, index("jaw_open")] = 0.6
+    frames = r.render(lat.numpy()).astype(np.float32) / 255.0
+    pts = r.deform(lat.numpy())
+    lip_lum = lum(r.mouth.lips.view(3, 1, 1)).item()
+    x = int(round(float(pts[1, 14, 0])))
+    y14 = float(pts[1, 14, 1])
+    col = frames[1, int(y14) + 1:int(y14) + 5, x - 2:x + 3] @ np.array([0.299, 0.587, 0.114])
+    assert float(col.min()) > 0.6 * lip_lum, (col.min(), lip_lum)
+    # closed, the contact shadow is what a closed mouth shows: kept
+    y_line = int(round(float(pts[0, [13, 14], 1].mean())))
+    shut = frames[0, y_line - 1:y_line + 2, x - 2:x + 3] @ np.array([0.299, 0.587, 0.114])
+    assert float(shut.min()) < 0.5 * lip_lum

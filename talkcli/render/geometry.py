@@ -42,7 +42,10 @@ JAW_NECK_FALLOFF = (-0.6, 1.2)  # cm below the chin where the jaw's pull on the 
 # What JAW_MAX gives depends on the portrait's pose and proportions; the jaw then also slides
 # straight down (canonical -y, weighted like the rotation) by what is missing, within
 # JAW_SLIDE_RANGE cm. An already open portrait opens by at least JAW_MIN_EXTRA more.
-JAW_TARGET_GAP = 0.42
+# (0.42 until the opened lips lost the closed mouth's dark contact line: the landmarker had
+# read that outline as opening, and the re-measured share of open frames fell 0.385 -> 0.28;
+# 0.5 gives 0.355, bench/mouth.py)
+JAW_TARGET_GAP = 0.5
 JAW_MIN_EXTRA = 0.1
 JAW_SLIDE_RANGE = (-0.3, 1.6)
 HEAD_PIVOT = (0.0, -2.0, -4.0)     # canonical cm: behind the face, top of the neck

@@ -34,6 +34,7 @@ from talkcli.render.masks import (
     crop_grid,
     points_bbox,
     similarity_2d,
+    smooth_table,
     soft_step,
     take_frames,
 )
@@ -69,6 +70,11 @@ PAINT_BLUR = (0.3, 0.004)
 # the line where they meet are re-sampled from the portrait's lips (see _squeezed_lips)
 SQUEEZE_REACH = 0.6
 DARK_LIP = 0.85         # ... and what is darker than this x the lips' luminance is taken as lip
+# A closed portrait opening: the contact shadow between its lips (a dark line a few px thick)
+# would stay on each lip's inner edge as a drawn outline; the lip next to the opening is
+# re-sampled from beyond it (see _lip_rims). Its extent is measured up to this (x width, + 1 px)
+RIM_MAX = 0.06
+RIM_LIGHT = 0.8         # ... as where the lip is this light again, x its body's luminance
 
 
 class MouthCompositor:
@@ -96,6 +102,7 @@ class MouthCompositor:
         self.arch = (1.0 - 1.6 * u_k.square()).clamp_min(0.15)   # teeth arch up to the corners
         i = index
         self._ch = (i("jaw_open"), i("mouth_round"), i("mouth_wide"), i("lips_press"), i("smile"))
+        self.rims = None if self.open_portrait else self._measure_rims()
 
     # ------------------------------------------------------------------ setup
     @staticmethod
@@ -172,6 +179,34 @@ class MouthCompositor:
                 if float(luminance(measured)) < 0.6 * float(luminance(self.cavity)) + 0.05:
                     self.cavity = measured
 
+    def _measure_rims(self) -> torch.Tensor:
+        """(2, 2, N) px, per u of the band's table, for the upper lip (upward from the neutral
+        inner contour) and the lower one (downward): how far the contact shadow reaches (the
+        distance at which the lip is RIM_LIGHT of the lips' luminance again; 0 where it
+        already is), and the span re-sampled over it (2 reach + 2, within the lip)."""
+        f0, w0 = self.frame0, self.width0
+        n = f0.v_up.shape[1]
+        reach = RIM_MAX * w0 + 1.0
+        d = torch.linspace(0.0, 2.0 * reach, 2 * int(4 * reach) + 1, device=self.device)
+        u = torch.linspace(-0.5, 0.5, n, device=self.device)[:, None] * w0      # (N, 1)
+        body = float(luminance(self.lips))   # the lips' median, off their inner edge
+        rims = []
+        for v0, sign in ((f0.v_up[0], -1.0), (f0.v_low[0], 1.0)):
+            vv = v0[:, None] * w0 + sign * d[None, :]                             # (N, D)
+            lum = luminance(self._sample_base(f0, u[None].expand(1, n, len(d)), vv[None]), 1)[0]
+            dark = lum < RIM_LIGHT * body
+            # the contact shadow: the dark run that starts at the contour (within its first px)
+            start = dark[:, d < 1.5].any(1)
+            run = torch.cumprod((dark | (d < 1.0)[None]).float(), dim=1)
+            rims.append((run.sum(1) * float(d[1] - d[0]) * start).clamp(max=reach))
+        rim = smooth_table(torch.stack(rims))
+        # the re-sampled edge stays on the lip: at most the lip's thickness (outer contour)
+        xy = self.xy0[None]
+        thick = torch.cat(((f0.v_up - f0.table(xy[:, list(regions.LIPS_OUTER_UPPER)])),
+                           (f0.table(xy[:, list(regions.LIPS_OUTER_LOWER)]) - f0.v_low))) * w0
+        span = torch.minimum(2.0 * rim + 2.0, thick - 1.0).clamp_min(0.0)
+        return torch.stack((torch.minimum(rim, 0.5 * span), span))
+
     # ------------------------------------------------------------------ per batch
     def composite(self, frames: torch.Tensor, points: torch.Tensor,
                   latents: torch.Tensor | None = None) -> torch.Tensor:
@@ -191,7 +226,10 @@ class MouthCompositor:
                 active = active | ((self.gap0 * scale[:, None] - gap).amax(1) > 1.5)
         if not bool(active.any()):
             return frames
-        contour = torch.cat((xy[:, list(UPPER)], xy[:, list(LOWER)]), 1)[active]
+        contour = torch.cat((xy[:, list(UPPER)], xy[:, list(LOWER)]), 1)
+        if self.rims is not None:
+            contour = torch.cat((contour, self._rim_outline(frame, scale)), 1)
+        contour = contour[active]
         # (an open portrait: its lips near the meeting line are re-sampled, _squeezed_lips)
         margin = 2.0 + (SQUEEZE_REACH * float(self.gap0.max() * scale.max()) + 2.0
                         if self.open_portrait else 0.0)
@@ -223,6 +261,10 @@ class MouthCompositor:
             colour, alpha = self._synthetic(frame, px, xy, lat)
         if self.open_portrait:
             colour, alpha = self._squeezed_lips(frame, px, scale, colour, alpha)
+        elif self.rims is not None:
+            parted = (gap - self.gap0 * scale[:, None]).amax(1) > 1.0
+            if bool(parted.any()):
+                colour, alpha = self._lip_rims_of(parted, frame, px, scale, colour, alpha)
         if float(self.gap0.max()) >= SEAM_MIN_GAP:
             colour, alpha = self._seam(frame, px, scale, colour, alpha)
         alpha = alpha * active.view(-1, 1, 1).to(alpha.dtype)
@@ -290,6 +332,63 @@ class MouthCompositor:
         a_l = a_l * (1.0 - alpha)
         out_a = alpha + a_l
         colour = (colour * alpha[:, None] + lips * a_l[:, None]) / out_a.clamp_min(1e-6)[:, None]
+        return colour, out_a
+
+    def _rim_outline(self, frame, scale: torch.Tensor) -> torch.Tensor:  # noqa: ANN001
+        """(B, 2N, 2) px: where the lips' re-sampled inner edges end (_lip_rims), above the
+        upper contour and below the lower one, so that the crop covers them."""
+        assert self.rims is not None
+        span = self.rims[1] * (scale / frame.length)[:, None, None]              # (B, 2, N)
+        n = span.shape[-1]
+        u = torch.linspace(-0.5, 0.5, n, device=self.device).expand(frame.length.shape[0], n)
+        v = torch.cat((frame.v_up - span[:, 0], frame.v_low + span[:, 1]), 1)
+        return frame.to_image(torch.stack((torch.cat((u, u), 1), v), -1))
+
+    def _lip_rims_of(self, idx_mask: torch.Tensor, frame, px, scale: torch.Tensor,  # noqa: ANN001
+                     colour: torch.Tensor, alpha: torch.Tensor
+                     ) -> tuple[torch.Tensor, torch.Tensor]:
+        """_lip_rims on the frames whose lips part (the others keep their paint)."""
+        if bool(idx_mask.all()):
+            return self._lip_rims(frame, px, scale, colour, alpha)
+        idx = torch.nonzero(idx_mask).view(-1)
+        c, a = self._lip_rims(take_frames(frame, idx), take_frames(px, idx),
+                              scale.index_select(0, idx), colour.index_select(0, idx),
+                              alpha.index_select(0, idx))
+        return colour.index_copy(0, idx, c), alpha.index_copy(0, idx, a)
+
+    def _lip_rims(self, frame, px, scale: torch.Tensor, colour: torch.Tensor,  # noqa: ANN001
+                  alpha: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """A closed portrait opening: each lip's edge next to the opening re-sampled from past
+        the contact shadow. Within S px of a contour (R: that shadow's measured reach, S =
+        2R + 2 within the lip, neutral px) the lip is sampled R + d (S - R) / S from the
+        neutral contour, so the shadow is compressed out of sight and the lip's own texture
+        runs up to the opening, as an open mouth's lit lip does (a closed mouth's dark line
+        left on both lips read as an outline drawn round the opening)."""
+        f0, w0, rims = self.frame0, self.width0, self.rims
+        assert rims is not None
+        bsz = frame.length.shape[0]
+        inv = (1.0 / scale).view(-1, 1, 1)
+        length = frame.length.view(-1, 1, 1)
+        gap = px.lookup(frame.v_low - frame.v_up) * length
+        g0 = px.lookup(self.gap0.expand(bsz, -1)) * (length / w0)
+        # only as the lips part: pressed or at rest the contact shadow is what a person shows
+        parted = ((gap - g0 - 1.0) / 3.0).clamp(0.0, 1.0)
+        below = px.low_v < 0.0
+        dist = torch.where(below, -px.low_v, -px.up_v) * inv                  # neutral px
+        rim, reach = (torch.where(below, px.lookup(t[1:].expand(bsz, -1)),
+                                  px.lookup(t[:1].expand(bsz, -1))) for t in rims)
+        src = rim + dist * (reach - rim) / reach.clamp_min(1e-3)
+        a_r = (soft_step(reach - dist, 1.0) * (dist > -0.5) * parted * (rim > 0.25)
+               * soft_step((0.5 - px.u.abs()) * length, 2.0))
+        if not bool((a_r > 0).any()):
+            return colour, alpha
+        up0 = px.lookup(f0.v_up.expand(bsz, -1)) * w0
+        low0 = px.lookup(f0.v_low.expand(bsz, -1)) * w0
+        vv = torch.where(below, low0 + src, up0 - src)
+        lips = self._sample_base(f0, px.u * w0, vv)
+        a_r = a_r * (1.0 - alpha)
+        out_a = alpha + a_r
+        colour = (colour * alpha[:, None] + lips * a_r[:, None]) / out_a.clamp_min(1e-6)[:, None]
         return colour, out_a
 
     def _sample_base(self, f0, u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:  # noqa: ANN001
@@ -370,7 +469,10 @@ class MouthCompositor:
         # ... that rises into view only as the jaw opens wide
         lower = lower * ((px.up_v + px.low_v - 0.08 * length) / (0.2 * length)).clamp(0.0, 1.0)
         d_lt = lower * (1.0 - 1.6 * u.square()).clamp_min(0.0) - dl                # + above lip
-        a_lt = soft_step(d_lt, 1.2) * (1.0 - au.pow(4)) * float(teeth)
+        # (the soft edge alone would lay a light line of teeth along every lower lip: the band
+        # fades in over its first 1.5 px instead)
+        a_lt = (soft_step(d_lt, 1.2) * (lower / 1.5).clamp(0.0, 1.0) * (1.0 - au.pow(4))
+                * float(teeth))
         sh_lt = 0.75 * recede * seps * (0.7 + 0.3 * (d_lt / 2.0).clamp(0.0, 1.0))
 
         # Tongue: a hump low in the cavity, rising with the opening; its front (low in the
@@ -381,7 +483,7 @@ class MouthCompositor:
         prof = (1.0 - (2.0 * u / 0.85).square()).clamp_min(0.0).sqrt()
         t_top = t_h * prof
         d_t = t_top - dl
-        a_t = soft_step(d_t, 0.01 * length + 1.5) * float(tongue)
+        a_t = soft_step(d_t, 0.01 * length + 1.5) * (t_top / 1.5).clamp(0.0, 1.0) * float(tongue)
         # lit toward its tip and the viewer, falling into the mouth's shadow at its back
         sh_t = 0.45 + 0.45 * (d_t / (0.7 * t_top + 1.0)).clamp(0.0, 1.0).sqrt()
         sh_t = sh_t * (1.0 - 0.6 * au.square())
