@@ -191,8 +191,9 @@ class OnlineMotion:
         while self._pending.shape[0] >= LABEL_STEP:
             piece, self._pending = self._pending[:LABEL_STEP], self._pending[LABEL_STEP:]
             self._fed += LABEL_STEP
-            self._analyse(max(0, (self._fed - _MARGIN) // HOP + 1))
-            start, labels = self._phones.push(piece, pause=self._in_pause())
+            upto = max(0, (self._fed - _MARGIN) // HOP + 1)
+            self._analyse(upto)
+            start, labels = self._phones.push(piece, pause=self._in_pause(upto))
             self._store_labels(start, labels)
         self._analyse(self._computable())
 
@@ -216,11 +217,14 @@ class OnlineMotion:
     def _computable(self) -> int:
         return max(0, (self.samples - _MARGIN) // HOP + 1)
 
-    def _in_pause(self) -> bool:
-        db = self._feat["rms"][-30:]
+    def _in_pause(self, upto: int) -> bool:
+        """The 300 ms before analysis frame `upto` are below the voice threshold (from the
+        features up to there only, however far the analysis has gone)."""
+        hi = upto - self._ring_start
+        db = self._feat["rms"][max(0, hi - 30):hi]
         if db.size < 30:
             return False
-        lv = self._levels()
+        lv = self._levels(hi)
         return bool((20 * np.log10(db + 1e-7) < lv.thr_db).all())
 
     def _store_labels(self, start: int, labels: list[str]) -> None:
@@ -296,9 +300,9 @@ class OnlineMotion:
             self._feat[name] = np.concatenate([self._feat[name], np.full(n, fill)])
         self.analysed = k_end
 
-    def _levels(self) -> RunningLevels:
-        rms = self._feat["rms"]
-        return RunningLevels.estimate(20 * np.log10(rms + 1e-7), self._feat["clarity"])
+    def _levels(self, hi: int | None = None) -> RunningLevels:
+        rms = self._feat["rms"][:hi]
+        return RunningLevels.estimate(20 * np.log10(rms + 1e-7), self._feat["clarity"][:hi])
 
     def _window(self, f0: int) -> tuple[int, int, F.Features, list[Phone]]:
         """The analysis window for frames from f0: (first video frame, first analysis
