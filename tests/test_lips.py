@@ -45,3 +45,45 @@ def test_silence_rests_every_lip_channel() -> None:
     track = MotionGenerator(fps=25, seed=0).generate(np.zeros(16000 * 2, np.float32))
     for name in LIP_CHANNELS:
         assert np.abs(track.values[:, index(name)]).max() < 1e-3, name
+
+
+def _tone(levels: list[float], seconds: float, hz: float = 700.0) -> np.ndarray:
+    t = np.arange(int(seconds * 16000)) / 16000
+    return np.concatenate([a * np.sin(2 * np.pi * hz * t) for a in levels]).astype(np.float32)
+
+
+def test_a_loud_vowel_opens_no_wider_than_a_quiet_one() -> None:
+    """People's opening follows the phones, not the level: the same vowel at +16 dB opens a
+    little less (loud_sub), never closes."""
+    from dataclasses import replace
+
+    from talkcli.audio.features import analyse
+    from talkcli.audio.phones import Phone
+    from talkcli.motion.lips import lip_track
+
+    audio = np.concatenate([np.zeros(3200, np.float32), _tone([0.05, 0.3], 0.4),
+                            np.zeros(3200, np.float32)])
+    feats = analyse(audio)
+    vad = np.zeros(feats.frames, bool)
+    vad[20:100] = True     # (a tone is no speech to the voice-activity detector)
+    lips = lip_track([Phone("sil", 0.0, 0.2), Phone("aa", 0.2, 1.0), Phone("sil", 1.0, 1.2)],
+                     replace(feats, vad=vad))
+    quiet = float(lips.jaw_open[35:50].mean())   # 0.35-0.5 s (led by 40 ms)
+    loud = float(lips.jaw_open[75:90].mean())    # 0.75-0.9 s
+    assert quiet > 0.3
+    assert 0.75 * quiet < loud <= quiet
+
+
+def test_a_brief_closure_cue_presses_the_lips(monkeypatch) -> None:  # noqa: ANN001
+    """A nasal murmur or stop gap of one 10 ms frame still closes the lips (cue_widen)."""
+    from talkcli.audio.features import analyse
+    from talkcli.audio.phones import Phone
+    from talkcli.motion import lips as L
+
+    audio = _tone([0.2], 0.8)
+    feats = analyse(audio)
+    cue = np.zeros(feats.frames)
+    cue[40] = 0.8
+    monkeypatch.setattr(L, "closure_cues", lambda f: cue)
+    track = L.lip_track([Phone("n", 0.0, 0.8)], feats)
+    assert track.lips_press.max() > 0.5

@@ -55,8 +55,24 @@ def test_contract_and_agreement_with_whole_clip(speech: np.ndarray, online: np.n
 def test_frame_by_frame_matches_blockwise(speech: np.ndarray, online: np.ndarray) -> None:
     streamed = _pushed_frame_by_frame(speech)
     assert streamed.shape == online.shape
+    # (the recogniser is read at fixed steps and a label is fixed once LOOKAHEAD_S old, so a
+    # frame is nearly the same whenever it is taken: 0.96 on this clip, 0.90 before)
     r = np.corrcoef(streamed[:, index("jaw_open")], online[:, index("jaw_open")])[0, 1]
-    assert r > 0.9
+    assert r > 0.93
+
+
+def test_labels_do_not_depend_on_the_pieces_pushed(speech: np.ndarray) -> None:
+    """The recogniser is fed and read at fixed steps of the stream: odd small pieces and
+    large blocks leave the same phone labels."""
+    a, b = OnlineMotion(fps=FPS), OnlineMotion(fps=FPS)
+    for pos in range(0, speech.shape[0], 997):
+        a.push(speech[pos:pos + 997])
+    for pos in range(0, speech.shape[0], 20480):
+        b.push(speech[pos:pos + 20480])
+    a.end()
+    b.end()
+    assert a._labels.shape[0] > 500 and len(set(a._labels)) > 10  # noqa: SLF001
+    np.testing.assert_array_equal(a._labels, b._labels)  # noqa: SLF001
 
 
 def test_lookahead_is_bounded(speech: np.ndarray) -> None:

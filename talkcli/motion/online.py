@@ -12,7 +12,8 @@ What is computed how:
   percentile), the loud level (99th), the speech peak (95th of active frames) and the
   voice-activity threshold derived from them as `analyse` derives it;
 - phones: `audio.phones.PhoneStream`, pocketsphinx decoding each utterance as it
-  arrives; a frame reads the partial best path LOOKAHEAD_S behind the newest audio;
+  arrives, fed and read every LABEL_STEP of the stream whatever the pieces pushed; a label
+  is fixed once it is LOOKAHEAD_S old, so a frame is the same whenever it is taken;
 - lips: `motion.lips.lip_track` on a window of CONTEXT_S of past audio plus the
   look-ahead, with the running statistics; its filters (σ 30-50 ms smoothing, the 40 ms
   lead, closure cues) see at most LOOKAHEAD_S of future, the documented bound;
@@ -46,7 +47,11 @@ from talkcli.motion.prosody import accents
 from talkcli.signal1d import maximum_filter1d, minimum_filter1d
 from talkcli.timing import DEFAULT_FPS, SAMPLE_RATE, frame_count
 
+LABEL_STEP = 4 * F.HOP  # samples: the recogniser is fed and read every 40 ms of the stream
 LOOKAHEAD_S = 0.10  # future audio a frame may depend on (coarticulation, phone stability)
+# a label is fixed once it is LOOKAHEAD_S old (later reads of the partial path would make a
+# frame depend on when it is taken: frame by frame against blockwise, jaw r 0.90 -> 0.97)
+LABEL_FIX = int(round(LOOKAHEAD_S * F.RATE))
 CONTEXT_S = 1.5  # past audio the lip window sees (the 1 s recogniser-collapse check)
 HISTORY_S = 20.0  # running statistics (floor, levels) and the feature ring cover this
 PRIOR_FRAMES = 200  # a quiet prior (-70 dBFS) stands in for missing history at the start
@@ -137,6 +142,10 @@ class OnlineMotion:
         self._ring_start = 0  # absolute analysis frame of the feature ring's first entry
         self._feat = {c: np.zeros(0, np.float64) for c in _COLS}
         self._labels = np.zeros(0, dtype=object)  # phone labels from _ring_start on
+        self._labels_fixed = 0  # absolute analysis frame up to which labels are fixed
+        self._labels_end = 0  # absolute analysis frame up to which labels are read (final)
+        self._pending = np.zeros(0, np.float32)  # samples not yet fed to the recogniser
+        self._fed = 0  # samples fed to the recogniser
         self.analysed = 0  # analysis frames computed
         self.frame = 0  # next video frame to take
         self._state = self._initial_state()
@@ -175,8 +184,17 @@ class OnlineMotion:
             return
         self._audio = np.concatenate([self._audio, audio])
         self.samples += int(audio.shape[0])
-        start, labels = self._phones.push(audio, pause=self._in_pause())
-        self._store_labels(start, labels)
+        self._pending = np.concatenate([self._pending, audio])
+        # the recogniser is fed and read at fixed LABEL_STEP steps of the stream, whatever
+        # the pieces pushed, and a label once read stays: a frame is computed the same
+        # whenever it is taken (its labels are those read as the audio reached them)
+        while self._pending.shape[0] >= LABEL_STEP:
+            piece, self._pending = self._pending[:LABEL_STEP], self._pending[LABEL_STEP:]
+            self._fed += LABEL_STEP
+            upto = max(0, (self._fed - _MARGIN) // HOP + 1)
+            self._analyse(upto)
+            start, labels = self._phones.push(piece, pause=self._in_pause(upto))
+            self._store_labels(start, labels)
         self._analyse(self._computable())
 
     def end(self) -> None:
@@ -184,6 +202,10 @@ class OnlineMotion:
         if self.ended:
             return
         self.ended = True
+        self._fed += int(self._pending.shape[0])
+        start, labels = self._phones.push(self._pending, pause=True)
+        self._store_labels(start, labels)
+        self._pending = np.zeros(0, np.float32)
         start, labels = self._phones.push(np.zeros(0, np.float32), pause=True)
         self._store_labels(start, labels)
         self._analyse(F.n_analysis_frames(self.samples))
@@ -195,23 +217,33 @@ class OnlineMotion:
     def _computable(self) -> int:
         return max(0, (self.samples - _MARGIN) // HOP + 1)
 
-    def _in_pause(self) -> bool:
-        db = self._feat["rms"][-30:]
+    def _in_pause(self, upto: int) -> bool:
+        """The 300 ms before analysis frame `upto` are below the voice threshold (from the
+        features up to there only, however far the analysis has gone)."""
+        hi = upto - self._ring_start
+        db = self._feat["rms"][max(0, hi - 30):hi]
         if db.size < 30:
             return False
-        lv = self._levels()
+        lv = self._levels(hi)
         return bool((20 * np.log10(db + 1e-7) < lv.thr_db).all())
 
     def _store_labels(self, start: int, labels: list[str]) -> None:
+        """Labels from absolute frame `start`; those already read are kept (final)."""
         if not labels:
             return
         end = start + len(labels)
         need = end - self._ring_start - self._labels.shape[0]
         if need > 0:
             self._labels = np.concatenate([self._labels, np.full(need, "sil", dtype=object)])
-        lo = max(start, self._ring_start)
+        lo = max(start, self._ring_start, self._labels_fixed)
         if end > lo:
             self._labels[lo - self._ring_start:end - self._ring_start] = labels[lo - start:]
+        self._labels_end = max(self._labels_end, end)
+        self._labels_fixed = max(self._labels_fixed, end - LABEL_FIX)
+
+    def _ready(self) -> int:
+        """Analysis frames a window may reach: analysed, with their labels read."""
+        return self.analysed if self.ended else min(self.analysed, self._labels_end)
 
     def _analyse(self, upto: int) -> None:
         """Features of analysis frames analysed..upto-1 (zero padded past the audio)."""
@@ -236,7 +268,7 @@ class OnlineMotion:
             return max(0, self.total_frames() - self.frame)
         # frame f (at f / fps) is ready once the audio reaches LOOKAHEAD_S past it (and two
         # analysis frames more, for the interpolation and the window's edge)
-        t_ok = (self.analysed - 2) / RATE - self.lookahead_s
+        t_ok = (self._ready() - 2) / RATE - self.lookahead_s
         if t_ok < 0:
             return 0
         return max(0, int(math.floor(t_ok * self.fps + 1e-9)) + 1 - self.frame)
@@ -244,7 +276,7 @@ class OnlineMotion:
     def samples_needed(self, frame: int) -> int:
         """Samples that must have been pushed before video frame `frame` is ready."""
         k = int(math.ceil((frame / self.fps + self.lookahead_s) * RATE - 1e-9)) + 2
-        return (k - 1) * HOP + _MARGIN
+        return max((k - 1) * HOP + _MARGIN, -(-k * HOP // LABEL_STEP) * LABEL_STEP)
 
     def take(self, n: int) -> np.ndarray:
         """(n, C) float32 latents for the next n frames; frames past the audio are idle."""
@@ -268,9 +300,9 @@ class OnlineMotion:
             self._feat[name] = np.concatenate([self._feat[name], np.full(n, fill)])
         self.analysed = k_end
 
-    def _levels(self) -> RunningLevels:
-        rms = self._feat["rms"]
-        return RunningLevels.estimate(20 * np.log10(rms + 1e-7), self._feat["clarity"])
+    def _levels(self, hi: int | None = None) -> RunningLevels:
+        rms = self._feat["rms"][:hi]
+        return RunningLevels.estimate(20 * np.log10(rms + 1e-7), self._feat["clarity"][:hi])
 
     def _window(self, f0: int) -> tuple[int, int, F.Features, list[Phone]]:
         """The analysis window for frames from f0: (first video frame, first analysis
@@ -279,7 +311,7 @@ class OnlineMotion:
         kw0 = max(self._ring_start, int(round(fw0 * RATE / self.fps)))
         fw0 = int(math.ceil(kw0 * self.fps / RATE - 1e-9))
         kw0 = int(round(fw0 * RATE / self.fps))
-        lo, hi = kw0 - self._ring_start, self.analysed - self._ring_start
+        lo, hi = kw0 - self._ring_start, self._ready() - self._ring_start
         c = {name: arr[lo:hi] for name, arr in self._feat.items()}
         lv = self._levels()
         rms_db = 20 * np.log10(c["rms"] + 1e-7)
