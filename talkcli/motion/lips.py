@@ -102,7 +102,8 @@ class LipParams:
 # bench/mouth.py: 0.44 -> 0.45).
 # Fourth pass: loud_sub 0.15 (vowel gain 0.82 and speech_open 0.088 keep the mean
 # opening) and cue_widen 4, chosen in the proxy on the fit clips' r and the loudness target:
-# rendered loudness r 0.44 -> 0.32, p/b/m 0.89 -> 0.93, held-out r 0.388 -> 0.3995 (loudness above the noise floor).
+# rendered loudness r 0.44 -> 0.32, p/b/m 0.89 -> 0.93, held-out r 0.388 -> 0.3995
+# (loudness above the noise floor).
 LIP_PARAMS = LipParams()
 
 

@@ -74,7 +74,7 @@ DARK_LIP = 0.85         # ... and what is darker than this x the lips' luminance
 # would stay on each lip's inner edge as a drawn outline; the lip next to the opening is
 # re-sampled from beyond it (see _lip_rims). Its extent is measured up to this (x width, + 1 px)
 RIM_MAX = 0.06
-RIM_LIGHT = 0.8         # ... as where the lip is this light again, x its body's luminance
+RIM_LIGHT = 0.8         # ... as where the lip is this light again, x the lips' luminance
 
 
 class MouthCompositor:
@@ -329,10 +329,7 @@ class MouthCompositor:
         lum, lip_lum = luminance(lips, 1), float(luminance(self.lips))
         dark = ((DARK_LIP * lip_lum - lum) / (0.5 * DARK_LIP * lip_lum)).clamp(0.0, 1.0)
         lips = lips + dark[:, None] * (self.lips.view(1, 3, 1, 1) - lips)
-        a_l = a_l * (1.0 - alpha)
-        out_a = alpha + a_l
-        colour = (colour * alpha[:, None] + lips * a_l[:, None]) / out_a.clamp_min(1e-6)[:, None]
-        return colour, out_a
+        return _under(colour, alpha, lips, a_l)
 
     def _rim_outline(self, frame, scale: torch.Tensor) -> torch.Tensor:  # noqa: ANN001
         """(B, 2N, 2) px: where the lips' re-sampled inner edges end (_lip_rims), above the
@@ -386,10 +383,7 @@ class MouthCompositor:
         low0 = px.lookup(f0.v_low.expand(bsz, -1)) * w0
         vv = torch.where(below, low0 + src, up0 - src)
         lips = self._sample_base(f0, px.u * w0, vv)
-        a_r = a_r * (1.0 - alpha)
-        out_a = alpha + a_r
-        colour = (colour * alpha[:, None] + lips * a_r[:, None]) / out_a.clamp_min(1e-6)[:, None]
-        return colour, out_a
+        return _under(colour, alpha, lips, a_r)
 
     def _sample_base(self, f0, u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:  # noqa: ANN001
         """The portrait at neutral band coordinates (u, v px in frame0), (B, h, w) -> (B, 3, h, w);
@@ -557,6 +551,16 @@ class MouthCompositor:
         shadow = 1.0 - LOWER_SHADOW * ((gap - h0) / (0.15 * self.width0)).clamp(0.0, 1.0) * low_part
         colour = colour * shadow[:, None]
         return colour, px.opening(), dark
+
+
+def _under(colour: torch.Tensor, alpha: torch.Tensor, layer: torch.Tensor, a: torch.Tensor
+           ) -> tuple[torch.Tensor, torch.Tensor]:
+    """The paint (colour, alpha) over a layer (B, 3, h, w) of coverage `a` (B, h, w): the
+    layer shows where the paint does not cover."""
+    a = a * (1.0 - alpha)
+    out_a = alpha + a
+    colour = (colour * alpha[:, None] + layer * a[:, None]) / out_a.clamp_min(1e-6)[:, None]
+    return colour, out_a
 
 
 def _soften(colour: torch.Tensor, alpha: torch.Tensor, sigma: float
