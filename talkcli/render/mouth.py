@@ -68,7 +68,9 @@ TOOTH_STEP = (math.pi / 2) / 4.6   # angular width of one tooth on the dental ar
 PAINT_BLUR = (0.3, 0.004)
 # An open portrait closed: the lips within this share of the squeeze (neutral gap - gap, px) of
 # the line where they meet are re-sampled from the portrait's lips (see _squeezed_lips)
-SQUEEZE_REACH = 0.6
+SQUEEZE_REACH = 1.0
+SQUEEZE_LIP = 1.0       # ... and this share of the lip's thickness past it
+SQUEEZE_ROLL = 0.4      # share of a squeezed lip's inner side rolled out of sight (closed)
 DARK_LIP = 0.85         # ... and what is darker than this x the lips' luminance is taken as lip
 # A closed portrait opening: the contact shadow between its lips (a dark line a few px thick)
 # would stay on each lip's inner edge as a drawn outline; the lip next to the opening is
@@ -103,6 +105,7 @@ class MouthCompositor:
         i = index
         self._ch = (i("jaw_open"), i("mouth_round"), i("mouth_wide"), i("lips_press"), i("smile"))
         self.rims = None if self.open_portrait else self._measure_rims()
+        self.thick0 = self._lip_thickness(self.frame0, xy[None])[0]   # (2, N) neutral px
 
     # ------------------------------------------------------------------ setup
     @staticmethod
@@ -232,6 +235,7 @@ class MouthCompositor:
         contour = contour[active]
         # (an open portrait: its lips near the meeting line are re-sampled, _squeezed_lips)
         margin = 2.0 + (SQUEEZE_REACH * float(self.gap0.max() * scale.max()) + 2.0
+                        + SQUEEZE_LIP * float(self.thick0.max() * scale.max())
                         if self.open_portrait else 0.0)
         box = points_bbox(contour, margin, self.height, self.width)
         if box is None:
@@ -260,7 +264,8 @@ class MouthCompositor:
         else:
             colour, alpha = self._synthetic(frame, px, xy, lat)
         if self.open_portrait:
-            colour, alpha = self._squeezed_lips(frame, px, scale, colour, alpha)
+            colour, alpha = self._squeezed_lips(frame, px, scale, colour, alpha,
+                                                self._lip_thickness(frame, xy))
         elif self.rims is not None:
             parted = (gap - self.gap0 * scale[:, None]).amax(1) > 1.0
             if bool(parted.any()):
@@ -298,8 +303,16 @@ class MouthCompositor:
         colour = colour / alpha.clamp_min(1e-6)[:, None]
         return colour, alpha
 
+    def _lip_thickness(self, frame, xy: torch.Tensor) -> torch.Tensor:  # noqa: ANN001
+        """(B, 2, N) px per u of the band's table: the upper and the lower lip's thickness
+        (inner to outer contour, along the band's normal), at least 1 px."""
+        up = frame.v_up - frame.table(xy[:, list(regions.LIPS_OUTER_UPPER)])
+        low = frame.table(xy[:, list(regions.LIPS_OUTER_LOWER)]) - frame.v_low
+        return (torch.stack((up, low), 1) * frame.length[:, None, None]).clamp_min(1.0)
+
     def _squeezed_lips(self, frame, px, scale: torch.Tensor, colour: torch.Tensor,  # noqa: ANN001
-                       alpha: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+                       alpha: torch.Tensor, thick: torch.Tensor
+                       ) -> tuple[torch.Tensor, torch.Tensor]:
         """An open portrait closing: the lips next to the line where they meet, sampled from the
         portrait's lips. The dense map's inverse cannot start its exact walk inside the collapsed
         opening, so there it stays smooth across it: the pixels just above and below the line
@@ -315,14 +328,26 @@ class MouthCompositor:
         below = px.low_v < 0.0                       # under the lower lip's inner edge
         dist = torch.where(below, -px.low_v, -px.up_v)
         # (the smooth inverse spreads over about the opening's squeeze, corners included)
-        reach = SQUEEZE_REACH * squeeze.flatten(1).amax(1).clamp_min(0.0).view(-1, 1, 1)
-        a_l = (soft_step(reach - dist, 2.0) * (dist > -0.5) * soft_step(reach - 1.0, 1.0)
+        squeeze = squeeze.flatten(1).amax(1).clamp_min(0.0).view(-1, 1, 1)
+        # each lip is sampled across its thickness as the mesh deforms it (the inner to the
+        # outer contour of the portrait's lip, at the same u), the skin beyond it at its
+        # distance from the outer contour
+        t_now = torch.where(below, px.lookup(thick[:, 1]), px.lookup(thick[:, 0]))
+        t_0 = torch.where(below, px.lookup(self.thick0[1:].expand(bsz, -1)),
+                          px.lookup(self.thick0[:1].expand(bsz, -1)))
+        reach = SQUEEZE_REACH * squeeze + SQUEEZE_LIP * t_now
+        a_l = (soft_step(reach - dist, 2.0) * (dist > -0.5) * soft_step(squeeze - 1.0, 1.0)
                * soft_step((0.5 - px.u.abs()) * length, 2.0))
         if not bool((a_l > 0).any()):
             return colour, alpha
         up0 = px.lookup(f0.v_up.expand(bsz, -1)) * self.width0
         low0 = px.lookup(f0.v_low.expand(bsz, -1)) * self.width0
-        vv = torch.where(below, low0 + dist * inv, up0 - dist * inv)
+        # (a wide-open lip shows its wet inner side, as light as the tongue; closed, that side
+        # rolls in against the other lip and the outer, drier part is what shows)
+        roll = SQUEEZE_ROLL * (squeeze / (2.0 * t_0)).clamp(0.0, 1.0) * t_0
+        src = torch.where(dist <= t_now, roll + dist * (t_0 - roll) / t_now,
+                          t_0 + (dist - t_now) * inv)
+        vv = torch.where(below, low0 + src, up0 - src)
         lips = self._sample_base(f0, px.u * self.width0, vv)
         # the mesh's inner contour can miss part of a wide opening (the shadowed cavity at a
         # corner): what is much darker than the lips there is interior, shown as lip
