@@ -68,9 +68,13 @@ TOOTH_STEP = (math.pi / 2) / 4.6   # angular width of one tooth on the dental ar
 PAINT_BLUR = (0.3, 0.004)
 # An open portrait closed: the lips within this share of the squeeze (neutral gap - gap, px) of
 # the line where they meet are re-sampled from the portrait's lips (see _squeezed_lips)
-SQUEEZE_REACH = 1.0
-SQUEEZE_LIP = 1.0       # ... and this share of the lip's thickness past it
-SQUEEZE_ROLL = 0.4      # share of a squeezed lip's inner side rolled out of sight (closed)
+SQUEEZE_REACH = 0.6
+# A wide-open portrait (neutral opening over WIDE_OPEN x its lower lip's thickness: a shout)
+# closed: the exact map reaches WIDE_REACH x the squeeze further, and the lips' thickness
+WIDE_OPEN = 2.0
+WIDE_REACH = 0.4
+EXACT_TILE = 8          # px tiles binning the triangles of that map (_exact_lips)
+LIGHT_LIP = 1.1         # a wide-open lower lip lighter than this x the upper lip is rolled in
 DARK_LIP = 0.85         # ... and what is darker than this x the lips' luminance is taken as lip
 # A closed portrait opening: the contact shadow between its lips (a dark line a few px thick)
 # would stay on each lip's inner edge as a drawn outline; the lip next to the opening is
@@ -106,8 +110,60 @@ class MouthCompositor:
         self._ch = (i("jaw_open"), i("mouth_round"), i("mouth_wide"), i("lips_press"), i("smile"))
         self.rims = None if self.open_portrait else self._measure_rims()
         self.thick0 = self._lip_thickness(self.frame0, xy[None])[0]   # (2, N) neutral px
+        self.wide_open = self.open_portrait and bool(
+            self.gap0.max() > WIDE_OPEN * float(self.thick0[1].median()))
+        self._init_lip_triangles()
+        self.roll0 = self._measure_roll() if self.wide_open else None
 
     # ------------------------------------------------------------------ setup
+    def _measure_roll(self) -> torch.Tensor:
+        """(N,) neutral px per u: how far below the mesh's inner lower contour the portrait's
+        lower lip proper begins. A wide-open mouth's lower contour often lies on the tongue tip
+        or the lip's wet inner side, lighter than the lip; closing, that part rolls in behind
+        the lips, so the closed lower lip starts where the colour is the upper lip's again
+        (within LIGHT_LIP of its luminance), at most the lip's thickness down."""
+        f0, w0 = self.frame0, self.width0
+        n = f0.v_up.shape[1]
+        u = torch.linspace(-0.5, 0.5, n, device=self.device)[:, None] * w0
+        t_up, t_low = self.thick0[0], self.thick0[1]
+        k = torch.linspace(0.2, 0.8, 7, device=self.device)[None, :]
+        upper = self._sample_base(f0, u[None].expand(1, n, 7),
+                                  (f0.v_up[0, :, None] * w0 - k * t_up[:, None])[None])
+        ref = float(luminance(upper, 1)[0, n // 5: n - n // 5].median())
+        reach = float(t_low.max()) + 2.0
+        d = torch.arange(0.0, reach, 0.5, device=self.device)[None, :]
+        lum = luminance(self._sample_base(f0, u[None].expand(1, n, d.shape[1]),
+                                          (f0.v_low[0, :, None] * w0 + d)[None]), 1)[0]
+        light = lum > LIGHT_LIP * ref
+        run = torch.cumprod(light.float(), dim=1).sum(1) * 0.5
+        return smooth_table(torch.minimum(run, t_low)[None])[0]
+
+    def _init_lip_triangles(self) -> None:
+        """A wide-open portrait: the Delaunay triangles of its neutral mesh points (what the
+        warp deforms) around the lips, for the exact map of _exact_lips: lip_tri (T, 3),
+        lip_src (T, 3, 2) px, lip_den0 (T,) twice their signed neutral area."""
+        from scipy.spatial import Delaunay
+
+        self.lip_tri = torch.zeros(0, 3, dtype=torch.long, device=self.device)
+        self.lip_src = torch.zeros(0, 3, 2, device=self.device)
+        self.lip_den0 = torch.zeros(0, device=self.device)
+        if not self.wide_open:
+            return
+        pts = self.xy0.cpu().double().numpy()
+        tri = Delaunay(pts).simplices
+        lips = pts[list(regions.LIPS_OUTER)]
+        pad_x = 0.15 * self.width0
+        # (what the closing jaw lifts into the lips' reach comes from up to twice the gap below)
+        pad_y = 2.0 * float(self.gap0.max()) + float(self.thick0.max()) + 0.1 * self.width0
+        c = pts[tri].mean(1)
+        keep = ((c[:, 0] > lips[:, 0].min() - pad_x) & (c[:, 0] < lips[:, 0].max() + pad_x)
+                & (c[:, 1] > lips[:, 1].min() - pad_y) & (c[:, 1] < lips[:, 1].max() + pad_y))
+        t = torch.as_tensor(tri[keep], dtype=torch.long, device=self.device)
+        src = self.xy0[t]
+        e1, e2 = src[:, 1] - src[:, 0], src[:, 2] - src[:, 0]
+        self.lip_tri, self.lip_src = t, src
+        self.lip_den0 = e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]
+
     @staticmethod
     def _frame(xy: torch.Tensor):  # noqa: ANN205 - BandFrame
         return band_frame(xy[:, INNER_CORNERS[0]], xy[:, INNER_CORNERS[1]],
@@ -235,7 +291,8 @@ class MouthCompositor:
         contour = contour[active]
         # (an open portrait: its lips near the meeting line are re-sampled, _squeezed_lips)
         margin = 2.0 + (SQUEEZE_REACH * float(self.gap0.max() * scale.max()) + 2.0
-                        + SQUEEZE_LIP * float(self.thick0.max() * scale.max())
+                        + (WIDE_REACH * float(self.gap0.max() * scale.max())
+                           + float(self.thick0.max() * scale.max()) if self.wide_open else 0.0)
                         if self.open_portrait else 0.0)
         box = points_bbox(contour, margin, self.height, self.width)
         if box is None:
@@ -264,8 +321,7 @@ class MouthCompositor:
         else:
             colour, alpha = self._synthetic(frame, px, xy, lat)
         if self.open_portrait:
-            colour, alpha = self._squeezed_lips(frame, px, scale, colour, alpha,
-                                                self._lip_thickness(frame, xy))
+            colour, alpha = self._squeezed_lips(frame, px, scale, colour, alpha, xy, xs, ys)
         elif self.rims is not None:
             parted = (gap - self.gap0 * scale[:, None]).amax(1) > 1.0
             if bool(parted.any()):
@@ -311,14 +367,18 @@ class MouthCompositor:
         return (torch.stack((up, low), 1) * frame.length[:, None, None]).clamp_min(1.0)
 
     def _squeezed_lips(self, frame, px, scale: torch.Tensor, colour: torch.Tensor,  # noqa: ANN001
-                       alpha: torch.Tensor, thick: torch.Tensor
+                       alpha: torch.Tensor, xy: torch.Tensor, xs: torch.Tensor, ys: torch.Tensor
                        ) -> tuple[torch.Tensor, torch.Tensor]:
         """An open portrait closing: the lips next to the line where they meet, sampled from the
         portrait's lips. The dense map's inverse cannot start its exact walk inside the collapsed
         opening, so there it stays smooth across it: the pixels just above and below the line
         sample the portrait's teeth and tongue (a shout closed showed its tongue as a third lip,
         and a landmarker read the mouth open). Each such pixel takes the portrait's lip at its
-        distance from the lip's inner edge instead (near the line the lips move as a whole)."""
+        distance from the lip's inner edge instead (near the line the lips move as a whole).
+        A wide-open portrait (its opening well over its lips' thickness: a shout) is squeezed
+        much further than that smooth inverse reaches: there the lips and the skin around them
+        take the mesh's exact map (_exact_lips), and the lower lip's rolled-in part is skipped
+        (_measure_roll)."""
         f0 = self.frame0
         bsz = frame.length.shape[0]
         length = frame.length.view(-1, 1, 1)
@@ -329,32 +389,98 @@ class MouthCompositor:
         dist = torch.where(below, -px.low_v, -px.up_v)
         # (the smooth inverse spreads over about the opening's squeeze, corners included)
         squeeze = squeeze.flatten(1).amax(1).clamp_min(0.0).view(-1, 1, 1)
-        # each lip is sampled across its thickness as the mesh deforms it (the inner to the
-        # outer contour of the portrait's lip, at the same u), the skin beyond it at its
-        # distance from the outer contour
-        t_now = torch.where(below, px.lookup(thick[:, 1]), px.lookup(thick[:, 0]))
-        t_0 = torch.where(below, px.lookup(self.thick0[1:].expand(bsz, -1)),
-                          px.lookup(self.thick0[:1].expand(bsz, -1)))
-        reach = SQUEEZE_REACH * squeeze + SQUEEZE_LIP * t_now
-        a_l = (soft_step(reach - dist, 2.0) * (dist > -0.5) * soft_step(squeeze - 1.0, 1.0)
+        reach = SQUEEZE_REACH * squeeze
+        t_now = torch.zeros_like(dist)
+        if self.wide_open:
+            thick = self._lip_thickness(frame, xy)
+            t_now = torch.where(below, px.lookup(thick[:, 1]), px.lookup(thick[:, 0]))
+            reach = reach + WIDE_REACH * squeeze + t_now
+        a_l = (soft_step(reach - dist, 2.0) * (dist > -0.5) * soft_step(reach - 1.0, 1.0)
                * soft_step((0.5 - px.u.abs()) * length, 2.0))
         if not bool((a_l > 0).any()):
             return colour, alpha
         up0 = px.lookup(f0.v_up.expand(bsz, -1)) * self.width0
         low0 = px.lookup(f0.v_low.expand(bsz, -1)) * self.width0
-        # (a wide-open lip shows its wet inner side, as light as the tongue; closed, that side
-        # rolls in against the other lip and the outer, drier part is what shows)
-        roll = SQUEEZE_ROLL * (squeeze / (2.0 * t_0)).clamp(0.0, 1.0) * t_0
-        src = torch.where(dist <= t_now, roll + dist * (t_0 - roll) / t_now,
-                          t_0 + (dist - t_now) * inv)
-        vv = torch.where(below, low0 + src, up0 - src)
-        lips = self._sample_base(f0, px.u * self.width0, vv)
+        vv = torch.where(below, low0 + dist * inv, up0 - dist * inv)
+        lip_band = torch.ones_like(below)
+        if self.wide_open:
+            o, e1, e2 = f0.origin[0], f0.e1[0], f0.e2[0]
+            uu = px.u * self.width0
+            seed = torch.stack((o[0] + uu * e1[0] + vv * e2[0],
+                                o[1] + uu * e1[1] + vv * e2[1]), 1)
+            q, found = self._exact_lips(xy, xs, ys, a_l > 0, seed)
+            q = torch.where(found[:, None], q, seed)
+            # the lower lip's rolled-in part out of sight, all of it once closed, taken up
+            # over the lip and the skin below it
+            closed = (squeeze / px.lookup(self.gap0.expand(bsz, -1)).clamp_min(1.0)).clamp(0, 1)
+            assert self.roll0 is not None
+            roll = (px.lookup(self.roll0.expand(bsz, -1)) * closed
+                    * (1.0 - dist / reach.clamp_min(1.0)).clamp(0.0, 1.0) * below)
+            lips = self._sample_image(q + roll[:, None] * e2.view(1, 2, 1, 1))
+            # (beyond the mesh, below the chin, the warp's own map is kept)
+            lip_band = dist <= t_now + 1.0
+            a_l = a_l * (found | lip_band)
+        else:
+            lips = self._sample_base(f0, px.u * self.width0, vv)
         # the mesh's inner contour can miss part of a wide opening (the shadowed cavity at a
         # corner): what is much darker than the lips there is interior, shown as lip
         lum, lip_lum = luminance(lips, 1), float(luminance(self.lips))
         dark = ((DARK_LIP * lip_lum - lum) / (0.5 * DARK_LIP * lip_lum)).clamp(0.0, 1.0)
+        dark = dark * lip_band
         lips = lips + dark[:, None] * (self.lips.view(1, 3, 1, 1) - lips)
         return _under(colour, alpha, lips, a_l)
+
+    def _exact_lips(self, xy: torch.Tensor, xs: torch.Tensor, ys: torch.Tensor,
+                    want: torch.Tensor, seed: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The portrait's pixel under the mesh's own piecewise-affine map around the lips (the
+        warp's map, made exact), at the crop pixels `want` (B, h, w): (B, 2, h, w) neutral px
+        and (B, h, w) found (a deformed triangle holds the pixel; collapsed triangles, the
+        closed opening, hold none). Each pixel is tested against the triangles whose deformed
+        box (over the batch) meets its EXACT_TILE px tile; where deformed triangles overlap
+        (a fold) the one whose neutral place is nearest `seed` (B, 2, h, w) is taken."""
+        bsz, h, w = want.shape
+        q = torch.zeros(bsz, 2, h * w, device=self.device)
+        found = torch.zeros(bsz, h * w, dtype=torch.bool, device=self.device)
+        cells = torch.nonzero(want.any(0).view(-1)).view(-1)
+        if cells.numel() == 0 or self.lip_tri.numel() == 0:
+            return q.view(bsz, 2, h, w), found.view(bsz, h, w)
+        px_x = xs.expand(1, h, w).reshape(-1)[cells]
+        px_y = ys.expand(1, h, w).reshape(-1)[cells]
+        d = xy[:, self.lip_tri]                                            # (B, T, 3, 2)
+        lo = d.amin(dim=(0, 2)) - 0.5                                      # (T, 2)
+        hi = d.amax(dim=(0, 2)) + 0.5
+        x0, y0 = float(xs.min()) - 0.5, float(ys.min()) - 0.5
+        ntx = w // EXACT_TILE + 1
+        tile = ((px_y - y0) // EXACT_TILE).long() * ntx + ((px_x - x0) // EXACT_TILE).long()
+        used, tile_of = torch.unique(tile, return_inverse=True)
+        tx0 = x0 + (used % ntx).float() * EXACT_TILE
+        ty0 = y0 + (used // ntx).float() * EXACT_TILE
+        meet = ((lo[None, :, 0] < tx0[:, None] + EXACT_TILE) & (hi[None, :, 0] > tx0[:, None])
+                & (lo[None, :, 1] < ty0[:, None] + EXACT_TILE) & (hi[None, :, 1] > ty0[:, None]))
+        k = max(int(meet.sum(1).max()), 1)
+        has, cand = meet.to(torch.uint8).topk(k, dim=1)                    # (tiles, K)
+        cand_p, has_p = cand[tile_of], has[tile_of].bool()                 # (P, K)
+        e1, e2 = d[:, :, 1] - d[:, :, 0], d[:, :, 2] - d[:, :, 0]
+        den = e1[..., 0] * e2[..., 1] - e1[..., 1] * e2[..., 0]           # (B, T)
+        ok = den * self.lip_den0.sign() > 0.05 * self.lip_den0.abs()
+        inv = 1.0 / torch.where(ok, den, torch.ones_like(den))
+        src = self.lip_src[cand_p]                                         # (P, K, 3, 2)
+        seed_c = seed.reshape(bsz, 2, -1)[:, :, cells]                     # (B, 2, P)
+        for i in range(bsz):
+            d0, a1, a2 = d[i, cand_p, 0], e1[i, cand_p], e2[i, cand_p]      # (P, K, 2)
+            rx, ry = px_x[:, None] - d0[..., 0], px_y[:, None] - d0[..., 1]
+            iv = inv[i, cand_p]
+            b1 = (rx * a2[..., 1] - ry * a2[..., 0]) * iv
+            b2 = (a1[..., 0] * ry - a1[..., 1] * rx) * iv
+            inside = ((b1 >= -1e-4) & (b2 >= -1e-4) & (b1 + b2 <= 1.0 + 1e-4)
+                      & ok[i, cand_p] & has_p)
+            at = (src[:, :, 0] + b1[..., None] * (src[:, :, 1] - src[:, :, 0])
+                  + b2[..., None] * (src[:, :, 2] - src[:, :, 0]))           # (P, K, 2)
+            near = (at - seed_c[i].t()[:, None]).square().sum(-1)
+            t = torch.where(inside, near, torch.full_like(near, float("inf"))).argmin(1)
+            q[i, :, cells] = at.gather(1, t[:, None, None].expand(-1, 1, 2))[:, 0].t()
+            found[i, cells] = inside.any(1)
+        return q.view(bsz, 2, h, w), found.view(bsz, h, w)
 
     def _rim_outline(self, frame, scale: torch.Tensor) -> torch.Tensor:  # noqa: ANN001
         """(B, 2N, 2) px: where the lips' re-sampled inner edges end (_lip_rims), above the
@@ -409,6 +535,15 @@ class MouthCompositor:
         vv = torch.where(below, low0 + src, up0 - src)
         lips = self._sample_base(f0, px.u * w0, vv)
         return _under(colour, alpha, lips, a_r)
+
+    def _sample_image(self, q: torch.Tensor) -> torch.Tensor:
+        """The portrait at image px q (B, 2, h, w) -> (B, 3, h, w)."""
+        bsz, _, h, w = q.shape
+        grid = torch.stack((q[:, 0] * (2.0 / self.width) - 1.0,
+                            q[:, 1] * (2.0 / self.height) - 1.0), -1).reshape(1, bsz * h, w, 2)
+        colour = F.grid_sample(self.base[None], grid, mode="bilinear", padding_mode="border",
+                               align_corners=False)
+        return colour.view(3, bsz, h, w).transpose(0, 1)
 
     def _sample_base(self, f0, u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:  # noqa: ANN001
         """The portrait at neutral band coordinates (u, v px in frame0), (B, h, w) -> (B, 3, h, w);
