@@ -10,14 +10,14 @@ them; the compositors see a (B, 3, H, W) view of the same memory.
 Same maths as the torch path: bilinear, border replicated (grid_sample's padding "border"),
 pixel centres at integers in OpenCV's convention (x = j + 0.5 px in ours), so with a zero
 displacement every pixel is sampled exactly at its centre and neutral motion gives the
-portrait exactly.
+portrait exactly. OpenCV quantises sampling positions to 1/32 px (its fixed-point tables),
+invisible at 8 bits. CUDA keeps the torch path.
 
 Each frame is warped span by span of the moving box (row bands cut to where the person can
 move, warp.Box.spans), and each span is laid over the plate and rounded to uint8 at once
 (the layer and plate are held in 0..255, so the sum rounds straight into the output); only
 the face, where the compositors paint, is also kept as float, and rounded again after them.
-The map is upsampled as two planes (x, y), the identity added on the fine grid. OpenCV quantises sampling positions to 1/32 px (its fixed-point tables),
-invisible at 8 bits. CUDA keeps the torch path.
+The map is upsampled as two planes (x, y), the identity added on the fine grid.
 """
 
 from __future__ import annotations

@@ -8,8 +8,8 @@ fine (FIELD_STEP px) cells of the crease boxes (lips, eye openings). Per chunk o
 
 1. `moving_box`: the rectangle outside which every frame equals the still portrait: the coarse
    person cells whose displacement bound (the largest of their triangle's vertex displacements,
-   over the chunk) exceeds MOVE_EPS, grown by the largest displacement (what moves there can
-   land that far away), united with a box the caller needs (the face, for the compositors);
+   over the chunk) exceeds MOVE_EPS, each grown by its bound (what moves there can land that
+   far away), united with a box the caller needs (the face, for the compositors);
 2. in that box only, the forward displacement field D(p) = sum_i w_i d_i on the coarse grid
    (one `embedding_bag`, frames as the embedding dimension), inverted by chord-Newton steps
    q <- q - (I + J)^-1 (q + D(q) - p) to a fraction of a pixel; where Newton's residual stays
@@ -155,16 +155,19 @@ class DenseMap:
         `spans` cut it to the region that can differ, band by band of rows (the background
         beside the person never does)."""
         vmax = disp.norm(dim=-1).amax(0)                               # (N,) px
-        moving = vmax[self.coarse_cells.verts].amax(1) > MOVE_EPS      # bound >= |D| at centre
-        moving[self.vert_cell[vmax > MOVE_EPS]] = True   # a vertex moving between centres
-        moving &= self.cell_person
+        bound = vmax[self.coarse_cells.verts].amax(1)                  # >= |D| at the centre
+        # a vertex moving between centres
+        bound = bound.scatter_reduce(0, self.vert_cell, vmax, reduce="amax")
+        moving = (bound > MOVE_EPS) & self.cell_person
         cells = torch.zeros((self.hc, self.wc), dtype=torch.bool, device=disp.device)
         if bool(moving.any()):
-            # what moves can land this far away (+ bilinear support), in whole cells
-            reach = math.ceil((float(vmax.max()) + 2 * self.coarse) / self.coarse)
-            grown = F.max_pool2d(moving.view(1, 1, self.hc, self.wc).float(), 2 * reach + 1,
-                                 stride=1, padding=reach)
-            cells |= grown[0, 0] > 0.0
+            # what moves lands at most its own bound away (+ the coarse map's bilinear
+            # support): each moving cell grown by that many whole cells
+            reach = torch.ceil((bound + 2 * self.coarse) / self.coarse).long() * moving
+            for r in torch.unique(reach[moving]).tolist():
+                grown = F.max_pool2d((reach == r).view(1, 1, self.hc, self.wc).float(),
+                                     2 * r + 1, stride=1, padding=r)
+                cells |= grown[0, 0] > 0.0
         if keep is not None:
             c = self.coarse
             kx0, ky0 = max(0, math.floor(keep[0] / c)), max(0, math.floor(keep[1] / c))
