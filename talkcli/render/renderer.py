@@ -48,10 +48,6 @@ from talkcli.render.warp import Box, DenseMap, sample
 # 4 frames a pass made them 2.7 instead of 1.7 ms a frame), fewer at larger sizes so that
 # the float frames of a pass stay under ~50 MB.
 SUB_BATCH_PIXELS = 16 * 512 * 512
-# The CPU path keeps only the face of its float frames (render/remap.py): twice as many frames
-# a pass (0.2 ms a frame less at 512², the compositors' per-call costs), and the memory
-# outside the face is never touched (zero pages: no resident cost)
-SUB_BATCH_PIXELS_CPU = 32 * 512 * 512
 
 
 @functools.cache
@@ -128,8 +124,7 @@ class Renderer:
         self._still_u8 = _quantise(still[None].clone())[0].permute(1, 2, 0).to(torch.uint8)
         self._out = self._still_u8.expand(self.max_batch, -1, -1, -1).contiguous()
         self._dirty: Box | None = None       # the part of _out that may differ from the still
-        pixels = SUB_BATCH_PIXELS if self._cpu is None else SUB_BATCH_PIXELS_CPU
-        self._sub = max(1, min(self.max_batch, pixels // (width * height)))
+        self._sub = max(1, min(self.max_batch, SUB_BATCH_PIXELS // (width * height)))
         sub = self._sub
         # float frames (S, 3, H, W); on the CPU path a view of channels-last memory, of
         # which the warp writes (and the compositors see) only the face: calloc'd, so the
