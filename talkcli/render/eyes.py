@@ -56,6 +56,7 @@ LID_LIFT_FROM = 1.2      # ... and counts only beyond this ratio
 GRAIN_SIGMA = 1.5        # the lid skin's grain: the portrait minus its blur at this sigma (px)
 GRAIN_CLIP = 2.5         # ... clipped at this x its median size on the lid band (no edges)
 GRAIN_LIGHT = 0.0        # ... and at this share of that on its light side
+GRAIN_NO_LINES = True   # ... less its lines along the lid (a crease: stripes on the shut lid)
 RIM_DARK = 0.4           # a spectacle rim: pixels darker than this x the skin's luminance ...
 RIM_MEAN = 0.3           # ... in a thin line this dark on average ...
 RIM_SPAN = 0.8           # ... spanning at least this x the eye width ...
@@ -90,6 +91,7 @@ class _Eye:
     grain: float = 0.0                # the lid skin band's own detail amplitude (0..1 units)
     frame0: BandFrame | None = None            # neutral BandFrame (the lid texture's source)
     tex_band: tuple[float, float] = (0.0, 1.0)   # lid skin band: px above the lid, height
+    tex_lines: torch.Tensor | None = None    # (3, K) the band's detail along the lid, by height
     rim: torch.Tensor | None = None          # (1, 4, h, w) premultiplied spectacle rim layer
     rim_origin: tuple[int, int] = (0, 0)     # px of its top-left corner
     corners0: torch.Tensor | None = None     # (2, 2) neutral corner px (the rim's anchor)
@@ -287,6 +289,7 @@ class EyeCompositor:
         eye.tex_band = (a0, max(3.0, LID_BAND * opening))
         eye.frame0 = frame
         eye.v_up0 = frame.v_up.clone()
+        eye.tex_lines = self._band_lines(eye) if GRAIN_NO_LINES else None
         eye.lid_ok = True
 
     def _lid_lift(self, eye: _Eye, pixels: torch.Tensor, skin: torch.Tensor, px,  # noqa: ANN001
@@ -516,26 +519,63 @@ class EyeCompositor:
         crop.add_(line[:, None] * (eye.lash.view(1, 3, 1, 1) - crop))
         self._clamp_corners(eye, crop, before, xy, xs, ys, colour, closure)
 
-    def _lid_texture(self, eye: _Eye, px, d: torch.Tensor) -> torch.Tensor:  # noqa: ANN001
-        """(B, 3, h, w) the closed lid's skin: the portrait's own lid skin band (between the
-        lashes and the brow, as measured in _prepare_lid) laid down from the lash line, folded
-        back and forth across the band's height, at the same place along the eye, and scaled
-        to the lid colour."""
-        assert eye.frame0 is not None and eye.lid_table is not None and eye.v_up0 is not None
+    def _grain_at(self, eye: _Eye, u: torch.Tensor, v_up: torch.Tensor, t: torch.Tensor
+                  ) -> torch.Tensor:
+        """(B, 3, h, w) the lid band's clipped fine detail at (u along the eye, t px above
+        the lid skin band's bottom), the neutral upper contour being at v_up there."""
+        assert eye.frame0 is not None
         f0 = eye.frame0
-        bsz, h, w = px.u.shape
-        a0, band = eye.tex_band
-        t = (d * (eye.width0 / px.length)).clamp_min(0.0).remainder(2.0 * band)
-        t = torch.where(t > band, 2.0 * band - t, t)         # fold: no seam where it repeats
-        u = px.u.clamp(-0.5, 0.5)
-        v = px.lookup(eye.v_up0.expand(bsz, -1)) - (a0 + t) / eye.width0
+        bsz, h, w = u.shape
+        a0, _ = eye.tex_band
+        v = v_up - (a0 + t) / eye.width0
         x = f0.origin[0, 0] + (u * f0.e1[0, 0] + v * f0.e2[0, 0]) * eye.width0
         y = f0.origin[0, 1] + (u * f0.e1[0, 1] + v * f0.e2[0, 1]) * eye.width0
         grid = torch.stack((x * (2.0 / self.width) - 1.0, y * (2.0 / self.height) - 1.0), -1)
         tex = F.grid_sample(self._detail()[None], grid.view(1, bsz * h, w, 2), mode="bilinear",
                             padding_mode="border", align_corners=False)
         # (its light specks clipped harder: a speck lighter than the lid reads as a seam)
-        tex = tex.view(3, bsz, h, w).transpose(0, 1).clamp(-eye.grain, GRAIN_LIGHT * eye.grain)
+        return tex.view(3, bsz, h, w).transpose(0, 1).clamp(-eye.grain, GRAIN_LIGHT * eye.grain)
+
+    def _band_lines(self, eye: _Eye) -> torch.Tensor:
+        """(3, K) the lid band's clipped detail averaged along the eye (|u| < 0.4) at K
+        heights over the band: what in it runs along the lid."""
+        assert eye.v_up0 is not None
+        _, band = eye.tex_band
+        k = max(4, int(math.ceil(band)) + 1)
+        n = eye.v_up0.shape[1]
+        u = torch.linspace(-0.4, 0.4, 33, device=self.device)
+        pos = (u + 0.5) * (n - 1)
+        i0 = pos.floor().long().clamp(max=n - 2)
+        v_up = eye.v_up0[0, i0] + (pos - i0) * (eye.v_up0[0, i0 + 1] - eye.v_up0[0, i0])
+        t = torch.linspace(0.0, band, k, device=self.device)
+        grain = self._grain_at(eye, u.view(1, 1, -1).expand(1, k, -1),
+                               v_up.view(1, 1, -1).expand(1, k, -1),
+                               t.view(1, -1, 1).expand(1, -1, 33))
+        return grain[0].mean(-1)
+
+    def _lid_texture(self, eye: _Eye, px, d: torch.Tensor) -> torch.Tensor:  # noqa: ANN001
+        """(B, 3, h, w) the closed lid's skin: the portrait's own lid skin band (between the
+        lashes and the brow, as measured in _prepare_lid) laid down from the lash line, folded
+        back and forth across the band's height, at the same place along the eye, and scaled
+        to the lid colour."""
+        assert eye.lid_table is not None and eye.v_up0 is not None
+        bsz = px.u.shape[0]
+        _, band = eye.tex_band
+        t = (d * (eye.width0 / px.length)).clamp_min(0.0).remainder(2.0 * band)
+        t = torch.where(t > band, 2.0 * band - t, t)         # fold: no seam where it repeats
+        u = px.u.clamp(-0.5, 0.5)
+        tex = self._grain_at(eye, u, px.lookup(eye.v_up0.expand(bsz, -1)), t)
+        if eye.tex_lines is not None:
+            # less the band's lines along the lid (a crease, a rim's shadow): folded down
+            # onto the shut lid they are stripes parallel to the lash line, a lid margin
+            k = eye.tex_lines.shape[1]
+            pos = (t / band * (k - 1)).clamp(0.0, k - 1.0)
+            i0 = pos.floor().long().clamp(max=k - 2)
+            fr = (pos - i0)[:, None]
+            lines = eye.tex_lines[:, i0].transpose(0, 1)             # (B, 3, h, w)
+            lines = lines + fr * (eye.tex_lines[:, i0 + 1].transpose(0, 1) - lines)
+            tex = (tex - lines + eye.tex_lines.median(dim=1).values.view(1, 3, 1, 1)).clamp(
+                max=GRAIN_LIGHT * eye.grain)
         flat = torch.stack([px.lookup(eye.lid_table[i:i + 1].expand(bsz, -1))
                             for i in range(3)], 1)
         return flat + tex
