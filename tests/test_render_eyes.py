@@ -262,6 +262,13 @@ def test_a_spectacle_rim_is_a_layer_that_does_not_blink(face) -> None:  # noqa: 
     # ... and pasted back: the portrait at rest, and the same straight rim on a closed eye
     assert psnr(out[0], glasses["base"]) >= 40.0
     assert float((out[1][:, rim] - glasses["base"][:, rim]).abs().max()) < 1e-4
+    # the layer moves with the head: a shifted head shows the shifted portrait, rim and all
+    shift = (2, -3)
+    moved = eyes.composite(torch.roll(eyes.clean_base, shift, (1, 2))[None],
+                           (pts + torch.tensor([float(shift[1]), float(shift[0]), 0.0]))[None],
+                           latents())
+    assert psnr(moved[0, :, 10:-10, 10:-10],
+                torch.roll(glasses["base"], shift, (1, 2))[:, 10:-10, 10:-10]) >= 40.0
     # the sample's own lashes and brows are no rim
     assert all(e.rim is None for e in make(face).eyes)
 

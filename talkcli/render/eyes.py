@@ -63,7 +63,11 @@ RIM_SPAN = 0.8           # ... spanning at least this x the eye width ...
 RIM_THICK = 0.2          # ... at most this x the eye width thick on average
 RIM_REACH = (0.45, 0.6, 0.35)   # where a rim is looked for: x eye width beyond the corners,
 # above the upper lid, below the lower lid (where a blink's warp moves the skin)
+RIM_CUT = 0.3            # ... cut out up to this x eye width beside the eye, faded out beyond
 RIM_EDGE = 3             # ... with its soft edge and shadow: the pixels this near (px)
+RIM_ANCHOR = (0.5, 1.0)  # the layer moves with the mesh points this far (x eye width) beside
+# the eye, where a blink's warp no longer reaches, and with the eye corners ...
+RIM_SIGMA = 0.35         # ... their displacement interpolated with Gaussians this wide (x width)
 RIM_FILL_ITERS = 300     # harmonic fill of the skin behind the rim (Jacobi steps)
 
 
@@ -94,7 +98,8 @@ class _Eye:
     tex_lines: torch.Tensor | None = None    # (3, K) the band's detail along the lid, by height
     rim: torch.Tensor | None = None          # (1, 4, h, w) premultiplied spectacle rim layer
     rim_origin: tuple[int, int] = (0, 0)     # px of its top-left corner
-    corners0: torch.Tensor | None = None     # (2, 2) neutral corner px (the rim's anchor)
+    rim_anchors: torch.Tensor | None = None  # (K,) mesh points the rim layer moves with
+    corners0: torch.Tensor | None = None     # (K, 2) their neutral px
 
 
 class EyeCompositor:
@@ -235,13 +240,29 @@ class EyeCompositor:
         # anchored on clean skin), pasted back with a 1.5-px fringe
         cut = ndimage.binary_dilation(rim, iterations=RIM_EDGE)
         fringe = ndimage.distance_transform_edt(~cut)
-        alpha = torch.from_numpy(np.clip(1.0 - (fringe - 0.0) / 1.5, 0.0, 1.0)).float().to(
-            self.device)
+        alpha = np.clip(1.0 - fringe / 1.5, 0.0, 1.0)
+        # Beside the eye the layer fades out over the rim left in place (the warp and the layer
+        # move a little differently there under head motion: a cut end would show as a step)
+        gx = np.arange(w) + x0 + 0.5
+        beyond = np.maximum(float(up[:, 0].min()) - gx, gx - float(up[:, 0].max())) / width
+        fade = np.clip((RIM_REACH[0] - beyond) / (RIM_REACH[0] - RIM_CUT), 0.0, 1.0)[None, :]
+        cut &= fade >= 1.0
+        alpha = torch.from_numpy(alpha * fade).float().to(self.device)
         hole = torch.from_numpy(cut).to(self.device)
         self.clean_base[:, y0:y0 + h, x0:x0 + w] = _fill_hole(crop, hole, RIM_FILL_ITERS)
         eye.rim = (torch.cat((crop * alpha, alpha[None])))[None].contiguous()
         eye.rim_origin = (x0, y0)
-        eye.corners0 = self.xy0[list(eye.corners)].clone()
+        # Anchors: the corners and the mesh points at the eye's height beside it, past where
+        # a blink moves the skin (the layer then moves as the warp does at its ends)
+        xs = self.xy0[:, 0]
+        beyond = torch.maximum(up[:, 0].min() - xs, xs - up[:, 0].max())
+        near = ((beyond >= RIM_ANCHOR[0] * width) & (beyond <= RIM_ANCHOR[1] * width)
+                & (self.xy0[:, 1] >= up[:, 1].min() - 0.1 * width)
+                & (self.xy0[:, 1] <= lo[:, 1].max() + 0.1 * width))
+        idx = torch.cat((torch.tensor(eye.corners, device=self.device),
+                         torch.nonzero(near).view(-1)))
+        eye.rim_anchors = idx
+        eye.corners0 = self.xy0[idx].clone()
 
     def _prepare_lid(self, eye: _Eye, frame) -> None:  # noqa: ANN001 - BandFrame
         """The closing lid's colours: the lash colour (darkest pixels along the upper lid
@@ -391,33 +412,31 @@ class EyeCompositor:
         return frames
 
     def _composite_rim(self, eye: _Eye, frames: torch.Tensor, xy: torch.Tensor) -> None:
-        """Paste the spectacle rim back, moved as the eye corners move (a similarity: the
-        head's motion, not the lid's)."""
-        assert eye.rim is not None and eye.corners0 is not None
-        a0, b0 = eye.corners0[0], eye.corners0[1]
-        a, b = xy[:, eye.corners[0]], xy[:, eye.corners[1]]             # (B, 2)
-        e0, e = b0 - a0, b - a
-        # complex ratio k = e / e0: scale and rotation
-        n0 = float(e0.square().sum())
-        kr = (e[:, 0] * e0[0] + e[:, 1] * e0[1]) / n0
-        ki = (e[:, 1] * e0[0] - e[:, 0] * e0[1]) / n0
+        """Paste the spectacle rim back, moved as the eye corners and the skin beside the eye
+        move (the head's motion, not the lid's)."""
+        assert eye.rim is not None and eye.corners0 is not None and eye.rim_anchors is not None
+        # the anchors' displacement, interpolated smoothly between them (Gaussian weights)
+        src0 = eye.corners0                                             # (K, 2)
+        cur = xy[:, eye.rim_anchors]                                    # (B, K, 2)
+        disp = cur - src0
         _, _, rh, rw = eye.rim.shape
         rx0, ry0 = eye.rim_origin
-        src = torch.tensor([[rx0, ry0], [rx0 + rw, ry0], [rx0, ry0 + rh], [rx0 + rw, ry0 + rh]],
-                           dtype=torch.float32, device=self.device) - a0
-        dst = torch.stack((kr[:, None] * src[:, 0] - ki[:, None] * src[:, 1],
-                           ki[:, None] * src[:, 0] + kr[:, None] * src[:, 1]), -1) + a[:, None]
-        box = points_bbox(dst, 1.0, self.height, self.width)
+        lo_d, hi_d = disp.amin(1), disp.amax(1)                         # (B, 2)
+        box = points_bbox(torch.stack((torch.tensor([rx0, ry0], device=self.device) + lo_d,
+                                       torch.tensor([rx0 + rw, ry0 + rh], device=self.device)
+                                       + hi_d), 1), 1.0, self.height, self.width)
         if box is None:
             return
         x0, y0, h, w = box
         xs, ys = crop_grid(x0, y0, h, w, self.device)
-        # back to the portrait: p = a0 + (q - a) / k
-        den = (kr.square() + ki.square()).view(-1, 1, 1)
-        kr, ki = kr.view(-1, 1, 1), ki.view(-1, 1, 1)
-        dx, dy = xs - a[:, 0].view(-1, 1, 1), ys - a[:, 1].view(-1, 1, 1)
-        px_ = a0[0] + (kr * dx + ki * dy) / den
-        py_ = a0[1] + (kr * dy - ki * dx) / den
+        sig2 = 2.0 * (RIM_SIGMA * eye.width0) ** 2
+        dx = xs[..., None] - cur[:, None, None, :, 0]                   # (B, h, w, K)
+        dy = ys[..., None] - cur[:, None, None, :, 1]
+        wgt = torch.exp(-(dx.square() + dy.square() - (dx.square() + dy.square()).amin(
+            -1, keepdim=True)) / sig2)
+        wgt = wgt / wgt.sum(-1, keepdim=True)
+        px_ = xs - (wgt * disp[:, None, None, :, 0]).sum(-1)
+        py_ = ys - (wgt * disp[:, None, None, :, 1]).sum(-1)
         bsz = frames.shape[0]
         grid = torch.stack(((px_ - rx0) * (2.0 / rw) - 1.0, (py_ - ry0) * (2.0 / rh) - 1.0), -1)
         layer = F.grid_sample(eye.rim, grid.view(1, bsz * h, w, 2), mode="bilinear",
