@@ -173,6 +173,50 @@ def test_open_portrait_keeps_its_own_teeth(face) -> None:  # noqa: ANN001
     assert float(lum(out[:, mid - 1:mid + 2, x - 3:x + 4]).mean()) < 0.35
 
 
+def _teeth_rows(frame: np.ndarray, pts: np.ndarray) -> np.ndarray:
+    """Per row from the upper to the lower inner lip (mouth centre, a fifth of its width):
+    whether it is teeth-bright (light, unsaturated)."""
+    half = 0.1 * abs(float(pts[291, 0] - pts[61, 0]))
+    x0, x1 = int(pts[13, 0] - half), int(pts[13, 0] + half)
+    col = frame[int(pts[13, 1]) - 2:int(pts[14, 1]) + 2, x0:x1].astype(float) / 255.0
+    lum_ = col @ np.array([0.299, 0.587, 0.114])
+    sat = (col.max(-1) - col.min(-1)) / np.maximum(col.max(-1), 1e-3)
+    return np.asarray((np.median(lum_, 1) > 0.75) & (np.median(sat, 1) < 0.3))
+
+
+def _first_run(rows: np.ndarray) -> int:
+    """Length of the first run of True rows."""
+    start = int(np.argmax(rows))
+    if not rows[start]:
+        return 0
+    end = start
+    while end < len(rows) and rows[end]:
+        end += 1
+    return end - start
+
+
+def test_open_portrait_upper_teeth_stay_whole_opening_wider(sample_portrait_path) -> None:  # noqa: ANN001
+    """The sample smiles with its upper teeth showing: opened wider than that, its upper teeth
+    stay as tall as at its own opening (fixed to the skull, not cut to their tips by the
+    cavity), and the jaw's teeth come into view on the lower lip."""
+    from talkcli.face.analyze import analyze_portrait
+    from talkcli.face.image import load_image
+    from talkcli.render.renderer import Renderer
+
+    r = Renderer(analyze_portrait(load_image(sample_portrait_path)), size=512, max_batch=2)
+    assert r.mouth.open_portrait and r.mouth.own_teeth
+    lat = latents(2)
+    lat[:, index("jaw_open")] = torch.tensor([0.35, 1.0])   # about its own opening; wide
+    frames = r.render(lat.numpy())
+    pts = r.deform(lat.numpy()).numpy()
+    own, wide = (_teeth_rows(frames[k], pts[k]) for k in range(2))
+    assert _first_run(own) >= 8
+    assert _first_run(wide) >= 0.8 * _first_run(own)
+    # under the upper teeth: the cavity, then the lower teeth on the lower lip
+    assert not wide[len(wide) // 2]
+    assert wide[-8:].any()
+
+
 def test_batch_equals_single_frames(face) -> None:  # noqa: ANN001
     base, points, io = face
     pts = closed_points(points)

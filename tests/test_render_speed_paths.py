@@ -77,6 +77,26 @@ def test_moving_box_matches_full_frame_render(renderer: Renderer,
     assert diff.max() <= 2 and np.mean(diff > 0) < 0.01
 
 
+def test_spans_skip_the_still_background(renderer: Renderer) -> None:
+    """The moving box's spans (row bands the CPU warp computes) leave out background beside
+    the person, and the frames are the portrait there."""
+    r = renderer
+    pts = r.deform(MOTION)
+    disp = pts[..., :2] - r.deformer.points[:, :2]
+    box = r.map.moving_box(disp, r._face_box(pts[:, :468]))
+    assert box is not None and box.spans
+    covered = sum((y1 - y0) * (x1 - x0) for y0, y1, x0, x1 in box.spans)
+    assert covered < box.shape[0] * box.shape[1]
+    frames = r.render(MOTION)
+    still = r._still_u8.numpy()
+    outside = np.ones(still.shape[:2], dtype=bool)
+    for y0, y1, x0, x1 in box.spans:
+        outside[y0:y1, x0:x1] = False
+    assert outside.any()
+    for frame in frames:
+        np.testing.assert_array_equal(frame[outside], still[outside])
+
+
 def test_neutral_after_motion_is_the_portrait(renderer: Renderer) -> None:
     """After a chunk with head motion (a large box), a neutral chunk is the portrait again
     everywhere: the still part of the output buffer is put back."""

@@ -6,6 +6,10 @@ renderer warps `clean_base`; per frame the sprite is pasted back at the iris cen
 place relative to the deformed eye corners, plus the gaze offset), clipped by the DEFORMED
 eye-opening band (mesh EYE_* contours), so a closing lid hides the iris instead of smearing it.
 With neutral latents and points the result is the portrait again.
+
+A spectacle rim near an eye (a thin dark line spanning it) is cut out the same way: filled with
+skin in `clean_base` and pasted back per frame, moved with the eye corners, so that a blink's
+warp (which pulls the lid skin down) does not bend it.
 """
 
 from __future__ import annotations
@@ -52,6 +56,19 @@ LID_LIFT_FROM = 1.2      # ... and counts only beyond this ratio
 GRAIN_SIGMA = 1.5        # the lid skin's grain: the portrait minus its blur at this sigma (px)
 GRAIN_CLIP = 2.5         # ... clipped at this x its median size on the lid band (no edges)
 GRAIN_LIGHT = 0.0        # ... and at this share of that on its light side
+GRAIN_NO_LINES = True   # ... less its lines along the lid (a crease: stripes on the shut lid)
+RIM_DARK = 0.4           # a spectacle rim: pixels darker than this x the skin's luminance ...
+RIM_MEAN = 0.3           # ... in a thin line this dark on average ...
+RIM_SPAN = 0.8           # ... spanning at least this x the eye width ...
+RIM_THICK = 0.2          # ... at most this x the eye width thick on average
+RIM_REACH = (0.45, 0.6, 0.35)   # where a rim is looked for: x eye width beyond the corners,
+# above the upper lid, below the lower lid (where a blink's warp moves the skin)
+RIM_CUT = 0.3            # ... cut out up to this x eye width beside the eye, faded out beyond
+RIM_EDGE = 3             # ... with its soft edge and shadow: the pixels this near (px)
+RIM_ANCHOR = (0.5, 1.0)  # the layer moves with the mesh points this far (x eye width) beside
+# the eye, where a blink's warp no longer reaches, and with the eye corners ...
+RIM_SIGMA = 0.35         # ... their displacement interpolated with Gaussians this wide (x width)
+RIM_FILL_ITERS = 300     # harmonic fill of the skin behind the rim (Jacobi steps)
 
 
 @dataclass
@@ -78,6 +95,11 @@ class _Eye:
     grain: float = 0.0                # the lid skin band's own detail amplitude (0..1 units)
     frame0: BandFrame | None = None            # neutral BandFrame (the lid texture's source)
     tex_band: tuple[float, float] = (0.0, 1.0)   # lid skin band: px above the lid, height
+    tex_lines: torch.Tensor | None = None    # (3, K) the band's detail along the lid, by height
+    rim: torch.Tensor | None = None          # (1, 4, h, w) premultiplied spectacle rim layer
+    rim_origin: tuple[int, int] = (0, 0)     # px of its top-left corner
+    rim_anchors: torch.Tensor | None = None  # (K,) mesh points the rim layer moves with
+    corners0: torch.Tensor | None = None     # (K, 2) their neutral px
 
 
 class EyeCompositor:
@@ -106,6 +128,10 @@ class EyeCompositor:
         self.clean_base = self.base.clone()
         self._detail_img: torch.Tensor | None = None
         self._skin = skin_colour(self.base, xy, self.interocular)
+        for eye in self.eyes:
+            self._prepare_rim(eye)
+        # the portrait without its spectacle rims: what the lid's skin is measured on
+        self._bare = self.clean_base.clone()
         for eye in self.eyes:
             iris = torch.as_tensor(irises[eye.name], dtype=torch.float32, device=self.device)
             self._prepare(eye, iris[:, :2])
@@ -148,7 +174,7 @@ class EyeCompositor:
         dist = ((xs - centre[0]).square() + (ys - centre[1]).square()).sqrt()[0]
         inner = px.opening(1.0)[0]          # > 0 only where the clip below is 1
         m = (r_paint + 0.5 - dist).clamp(0.0, 1.0) * inner
-        pixels = self.base[:, y0:y0 + h, x0:x0 + w]
+        pixels = self.clean_base[:, y0:y0 + h, x0:x0 + w]      # (without a rim)
         fill = self._sclera(eye, px, pixels, dist, r_paint, inner)
         self.clean_base[:, y0:y0 + h, x0:x0 + w] = pixels + m * (fill - pixels)
         # Sprite: a square crop around the iris, alpha = disc of radius r_paint + 1.
@@ -173,6 +199,71 @@ class EyeCompositor:
         eye.sprite_origin = torch.tensor([float(sx0), float(sy0)], device=self.device)
         eye.radius = r_paint
 
+    def _prepare_rim(self, eye: _Eye) -> None:
+        """A spectacle frame's rim near the eye (a thin dark line spanning the eye, outside its
+        opening) belongs to the head, not to the lid: the blink's warp would bend it down with
+        the lid skin. It is cut out as a layer (pasted back per frame, anchored to the eye
+        corners, which a blink does not move) and the skin behind it filled in `clean_base`."""
+        from scipy import ndimage
+
+        up, lo = self.xy0[list(eye.upper)], self.xy0[list(eye.lower)]
+        width = float((up[0] - up[-1]).norm())
+        if width < 8.0:
+            return
+        side, above, below = (r * width for r in RIM_REACH)
+        box = points_bbox(torch.stack((torch.stack((up[:, 0].min() - side, up[:, 1].min() - above)),
+                                       torch.stack((up[:, 0].max() + side,
+                                                    lo[:, 1].max() + below))))[None],
+                          0.0, self.height, self.width)
+        if box is None:
+            return
+        x0, y0, h, w = box
+        crop = self.base[:, y0:y0 + h, x0:x0 + w]
+        lum = luminance(crop).cpu().numpy()
+        ref = float(luminance(self._skin))
+        outline = torch.cat((up, lo.flip(0))) - torch.tensor([x0, y0], device=self.device)
+        opening = _polygon_mask(outline.cpu().numpy(), h, w)
+        opening = ndimage.binary_dilation(opening, iterations=max(2, int(0.1 * width)))
+        dark = (lum < RIM_DARK * ref) & ~opening
+        lab, n = ndimage.label(dark)
+        rim = np.zeros_like(dark)
+        for k in range(1, n + 1):
+            part = lab == k
+            cols = np.nonzero(part.any(0))[0]
+            span = cols[-1] - cols[0] + 1
+            if (span >= RIM_SPAN * width and part.sum() <= RIM_THICK * width * span
+                    and lum[part].mean() <= RIM_MEAN * ref):
+                rim |= part
+        if not rim.any():
+            return
+        # the rim's soft edge and shadow go with it (so the skin filled in behind it is
+        # anchored on clean skin), pasted back with a 1.5-px fringe
+        cut = ndimage.binary_dilation(rim, iterations=RIM_EDGE)
+        fringe = ndimage.distance_transform_edt(~cut)
+        alpha = np.clip(1.0 - fringe / 1.5, 0.0, 1.0)
+        # Beside the eye the layer fades out over the rim left in place (the warp and the layer
+        # move a little differently there under head motion: a cut end would show as a step)
+        gx = np.arange(w) + x0 + 0.5
+        beyond = np.maximum(float(up[:, 0].min()) - gx, gx - float(up[:, 0].max())) / width
+        fade = np.clip((RIM_REACH[0] - beyond) / (RIM_REACH[0] - RIM_CUT), 0.0, 1.0)[None, :]
+        cut &= fade >= 1.0
+        alpha = torch.from_numpy(alpha * fade).float().to(self.device)
+        hole = torch.from_numpy(cut).to(self.device)
+        self.clean_base[:, y0:y0 + h, x0:x0 + w] = _fill_hole(crop, hole, RIM_FILL_ITERS)
+        eye.rim = (torch.cat((crop * alpha, alpha[None])))[None].contiguous()
+        eye.rim_origin = (x0, y0)
+        # Anchors: the corners and the mesh points at the eye's height beside it, past where
+        # a blink moves the skin (the layer then moves as the warp does at its ends)
+        xs = self.xy0[:, 0]
+        beyond = torch.maximum(up[:, 0].min() - xs, xs - up[:, 0].max())
+        near = ((beyond >= RIM_ANCHOR[0] * width) & (beyond <= RIM_ANCHOR[1] * width)
+                & (self.xy0[:, 1] >= up[:, 1].min() - 0.1 * width)
+                & (self.xy0[:, 1] <= lo[:, 1].max() + 0.1 * width))
+        idx = torch.cat((torch.tensor(eye.corners, device=self.device),
+                         torch.nonzero(near).view(-1)))
+        eye.rim_anchors = idx
+        eye.corners0 = self.xy0[idx].clone()
+
     def _prepare_lid(self, eye: _Eye, frame) -> None:  # noqa: ANN001 - BandFrame
         """The closing lid's colours: the lash colour (darkest pixels along the upper lid
         margin) and the upper-lid skin's colour in LID_BINS strips across the eye, measured
@@ -190,7 +281,7 @@ class EyeCompositor:
         xs, ys = crop_grid(x0, y0, h, w, self.device)
         px = band_pixels(frame, xs, ys)
         assert px.up_v is not None  # band_pixels sets it
-        pixels = self.base[:, y0:y0 + h, x0:x0 + w].reshape(3, -1)
+        pixels = self._bare[:, y0:y0 + h, x0:x0 + w].reshape(3, -1)
         u = px.u[0].reshape(-1)
         above = -px.up_v[0].reshape(-1)                   # px above the upper contour
         margin = (above > -1.5) & (above < 2.5) & (u.abs() < 0.4)
@@ -219,6 +310,7 @@ class EyeCompositor:
         eye.tex_band = (a0, max(3.0, LID_BAND * opening))
         eye.frame0 = frame
         eye.v_up0 = frame.v_up.clone()
+        eye.tex_lines = self._band_lines(eye) if GRAIN_NO_LINES else None
         eye.lid_ok = True
 
     def _lid_lift(self, eye: _Eye, pixels: torch.Tensor, skin: torch.Tensor, px,  # noqa: ANN001
@@ -247,9 +339,9 @@ class EyeCompositor:
             k = torch.exp(-0.5 * (torch.arange(-r, r + 1, device=self.device) / GRAIN_SIGMA)
                           .square())
             k = (k / k.sum()).view(1, 1, 1, -1).expand(3, 1, 1, -1)
-            img = F.pad(self.base[None], (r, r, r, r), mode="replicate")
+            img = F.pad(self._bare[None], (r, r, r, r), mode="replicate")
             blur = F.conv2d(F.conv2d(img, k, groups=3), k.transpose(-1, -2), groups=3)
-            self._detail_img = self.base - blur[0]
+            self._detail_img = self._bare - blur[0]
         return self._detail_img
 
     def _strip_table(self, pixels: torch.Tensor, skin: torch.Tensor, u: torch.Tensor, q: float,
@@ -314,7 +406,44 @@ class EyeCompositor:
                 self._composite_eye(eye, frames, xy, lat)
             if eye.lid_ok:
                 self._composite_lid(eye, frames, xy)
+        for eye in self.eyes:
+            if eye.rim is not None:
+                self._composite_rim(eye, frames, xy)
         return frames
+
+    def _composite_rim(self, eye: _Eye, frames: torch.Tensor, xy: torch.Tensor) -> None:
+        """Paste the spectacle rim back, moved as the eye corners and the skin beside the eye
+        move (the head's motion, not the lid's)."""
+        assert eye.rim is not None and eye.corners0 is not None and eye.rim_anchors is not None
+        # the anchors' displacement, interpolated smoothly between them (Gaussian weights)
+        src0 = eye.corners0                                             # (K, 2)
+        cur = xy[:, eye.rim_anchors]                                    # (B, K, 2)
+        disp = cur - src0
+        _, _, rh, rw = eye.rim.shape
+        rx0, ry0 = eye.rim_origin
+        lo_d, hi_d = disp.amin(1), disp.amax(1)                         # (B, 2)
+        box = points_bbox(torch.stack((torch.tensor([rx0, ry0], device=self.device) + lo_d,
+                                       torch.tensor([rx0 + rw, ry0 + rh], device=self.device)
+                                       + hi_d), 1), 1.0, self.height, self.width)
+        if box is None:
+            return
+        x0, y0, h, w = box
+        xs, ys = crop_grid(x0, y0, h, w, self.device)
+        sig2 = 2.0 * (RIM_SIGMA * eye.width0) ** 2
+        dx = xs[..., None] - cur[:, None, None, :, 0]                   # (B, h, w, K)
+        dy = ys[..., None] - cur[:, None, None, :, 1]
+        wgt = torch.exp(-(dx.square() + dy.square() - (dx.square() + dy.square()).amin(
+            -1, keepdim=True)) / sig2)
+        wgt = wgt / wgt.sum(-1, keepdim=True)
+        px_ = xs - (wgt * disp[:, None, None, :, 0]).sum(-1)
+        py_ = ys - (wgt * disp[:, None, None, :, 1]).sum(-1)
+        bsz = frames.shape[0]
+        grid = torch.stack(((px_ - rx0) * (2.0 / rw) - 1.0, (py_ - ry0) * (2.0 / rh) - 1.0), -1)
+        layer = F.grid_sample(eye.rim, grid.view(1, bsz * h, w, 2), mode="bilinear",
+                              padding_mode="zeros", align_corners=False)
+        layer = layer.view(4, bsz, h, w).transpose(0, 1)
+        crop = frames[:, :, y0:y0 + h, x0:x0 + w]
+        crop.mul_(1.0 - layer[:, 3:]).add_(layer[:, :3])
 
     def _composite_lid(self, eye: _Eye, frames: torch.Tensor, xy: torch.Tensor) -> None:
         """The upper lid's skin over what it has come down across (how far the deformed upper
@@ -409,26 +538,63 @@ class EyeCompositor:
         crop.add_(line[:, None] * (eye.lash.view(1, 3, 1, 1) - crop))
         self._clamp_corners(eye, crop, before, xy, xs, ys, colour, closure)
 
-    def _lid_texture(self, eye: _Eye, px, d: torch.Tensor) -> torch.Tensor:  # noqa: ANN001
-        """(B, 3, h, w) the closed lid's skin: the portrait's own lid skin band (between the
-        lashes and the brow, as measured in _prepare_lid) laid down from the lash line, folded
-        back and forth across the band's height, at the same place along the eye, and scaled
-        to the lid colour."""
-        assert eye.frame0 is not None and eye.lid_table is not None and eye.v_up0 is not None
+    def _grain_at(self, eye: _Eye, u: torch.Tensor, v_up: torch.Tensor, t: torch.Tensor
+                  ) -> torch.Tensor:
+        """(B, 3, h, w) the lid band's clipped fine detail at (u along the eye, t px above
+        the lid skin band's bottom), the neutral upper contour being at v_up there."""
+        assert eye.frame0 is not None
         f0 = eye.frame0
-        bsz, h, w = px.u.shape
-        a0, band = eye.tex_band
-        t = (d * (eye.width0 / px.length)).clamp_min(0.0).remainder(2.0 * band)
-        t = torch.where(t > band, 2.0 * band - t, t)         # fold: no seam where it repeats
-        u = px.u.clamp(-0.5, 0.5)
-        v = px.lookup(eye.v_up0.expand(bsz, -1)) - (a0 + t) / eye.width0
+        bsz, h, w = u.shape
+        a0, _ = eye.tex_band
+        v = v_up - (a0 + t) / eye.width0
         x = f0.origin[0, 0] + (u * f0.e1[0, 0] + v * f0.e2[0, 0]) * eye.width0
         y = f0.origin[0, 1] + (u * f0.e1[0, 1] + v * f0.e2[0, 1]) * eye.width0
         grid = torch.stack((x * (2.0 / self.width) - 1.0, y * (2.0 / self.height) - 1.0), -1)
         tex = F.grid_sample(self._detail()[None], grid.view(1, bsz * h, w, 2), mode="bilinear",
                             padding_mode="border", align_corners=False)
         # (its light specks clipped harder: a speck lighter than the lid reads as a seam)
-        tex = tex.view(3, bsz, h, w).transpose(0, 1).clamp(-eye.grain, GRAIN_LIGHT * eye.grain)
+        return tex.view(3, bsz, h, w).transpose(0, 1).clamp(-eye.grain, GRAIN_LIGHT * eye.grain)
+
+    def _band_lines(self, eye: _Eye) -> torch.Tensor:
+        """(3, K) the lid band's clipped detail averaged along the eye (|u| < 0.4) at K
+        heights over the band: what in it runs along the lid."""
+        assert eye.v_up0 is not None
+        _, band = eye.tex_band
+        k = max(4, int(math.ceil(band)) + 1)
+        n = eye.v_up0.shape[1]
+        u = torch.linspace(-0.4, 0.4, 33, device=self.device)
+        pos = (u + 0.5) * (n - 1)
+        i0 = pos.floor().long().clamp(max=n - 2)
+        v_up = eye.v_up0[0, i0] + (pos - i0) * (eye.v_up0[0, i0 + 1] - eye.v_up0[0, i0])
+        t = torch.linspace(0.0, band, k, device=self.device)
+        grain = self._grain_at(eye, u.view(1, 1, -1).expand(1, k, -1),
+                               v_up.view(1, 1, -1).expand(1, k, -1),
+                               t.view(1, -1, 1).expand(1, -1, 33))
+        return grain[0].mean(-1)
+
+    def _lid_texture(self, eye: _Eye, px, d: torch.Tensor) -> torch.Tensor:  # noqa: ANN001
+        """(B, 3, h, w) the closed lid's skin: the portrait's own lid skin band (between the
+        lashes and the brow, as measured in _prepare_lid) laid down from the lash line, folded
+        back and forth across the band's height, at the same place along the eye, and scaled
+        to the lid colour."""
+        assert eye.lid_table is not None and eye.v_up0 is not None
+        bsz = px.u.shape[0]
+        _, band = eye.tex_band
+        t = (d * (eye.width0 / px.length)).clamp_min(0.0).remainder(2.0 * band)
+        t = torch.where(t > band, 2.0 * band - t, t)         # fold: no seam where it repeats
+        u = px.u.clamp(-0.5, 0.5)
+        tex = self._grain_at(eye, u, px.lookup(eye.v_up0.expand(bsz, -1)), t)
+        if eye.tex_lines is not None:
+            # less the band's lines along the lid (a crease, a rim's shadow): folded down
+            # onto the shut lid they are stripes parallel to the lash line, a lid margin
+            k = eye.tex_lines.shape[1]
+            pos = (t / band * (k - 1)).clamp(0.0, k - 1.0)
+            i0 = pos.floor().long().clamp(max=k - 2)
+            fr = (pos - i0)[:, None]
+            lines = eye.tex_lines[:, i0].transpose(0, 1)             # (B, 3, h, w)
+            lines = lines + fr * (eye.tex_lines[:, i0 + 1].transpose(0, 1) - lines)
+            tex = (tex - lines + eye.tex_lines.median(dim=1).values.view(1, 3, 1, 1)).clamp(
+                max=GRAIN_LIGHT * eye.grain)
         flat = torch.stack([px.lookup(eye.lid_table[i:i + 1].expand(bsz, -1))
                             for i in range(3)], 1)
         return flat + tex
@@ -549,6 +715,28 @@ def _row_gain(pixels: torch.Tensor, fill: torch.Tensor, ok: torch.Tensor, hole: 
         for c in range(3):
             gain[c, y] = np.interp(np.arange(ratio.shape[2]), pts, [v[c] for v in vals])
     return torch.from_numpy(gain).to(pixels.device)
+
+
+def _polygon_mask(points: np.ndarray, h: int, w: int) -> np.ndarray:
+    """(h, w) bool: inside the polygon (px)."""
+    from PIL import Image, ImageDraw
+
+    img = Image.new("L", (w, h), 0)
+    ImageDraw.Draw(img).polygon([tuple(map(float, p)) for p in points], fill=1, outline=1)
+    return np.asarray(img, dtype=bool)
+
+
+def _fill_hole(img: torch.Tensor, hole: torch.Tensor, iters: int) -> torch.Tensor:
+    """(3, h, w) `img` with the `hole` pixels replaced by a smooth (harmonic) fill from the
+    pixels around them."""
+    out = img.clone()
+    keep = (~hole).float()[None]
+    out = out * keep + (out * keep).sum((1, 2), keepdim=True) / keep.sum().clamp_min(1.0) * (
+        1.0 - keep)
+    for _ in range(iters):
+        avg = F.avg_pool2d(F.pad(out[None], (1, 1, 1, 1), mode="replicate"), 3, 1)[0]
+        out = img * keep + avg * (1.0 - keep)
+    return out
 
 
 def _extend_columns(rgb: torch.Tensor, shown: torch.Tensor, disc: torch.Tensor) -> torch.Tensor:

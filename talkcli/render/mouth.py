@@ -50,6 +50,12 @@ UPPER_TOOTH = 0.14       # visible upper-incisor length below the neutral upper 
 LOWER_TOOTH = 0.045      # lower-incisor height above the lower lip, x mouth width
 LOWER_SHADOW = 0.5       # darkening of the jaw's part of an open portrait's mouth, fully open
 ANCHOR = 0.42           # share of a portrait's open mouth that moves with each lip
+# ... the upper lip's share where the portrait shows its upper teeth: down to their edges
+# (teeth are fixed to the skull; a fixed share cut the sample's upper teeth to their tips,
+# the rest darkened into the cavity, as soon as the mouth opened wider than the portrait's)
+ANCHOR_UP_MAX = 1.0
+TEETH_ROW = 0.5         # a row of the opening is teeth where this share of it is teeth-bright
+LIP_OVERLAP_BINS = 7    # the upper teeth start within the top 7/20 of the mesh's opening
 LOWER_SINK = 1.0         # share of the jaw's anchored part hidden behind the lower lip, open
 LOWER_SINK_AT = 0.6      # extra opening (x the portrait's own) at which it is hidden
 OPEN_PORTRAIT = 0.07     # neutral inner gap above which the portrait is open, x width
@@ -114,6 +120,7 @@ class MouthCompositor:
             self.gap0.max() > WIDE_OPEN * float(self.thick0[1].median()))
         self._init_lip_triangles()
         self.roll0 = self._measure_roll() if self.wide_open else None
+        self.anchors = self._teeth_anchors()
 
     # ------------------------------------------------------------------ setup
     def _measure_roll(self) -> torch.Tensor:
@@ -172,6 +179,7 @@ class MouthCompositor:
     def _measure_colours(self) -> None:
         img, xy = self.base, self.xy0
         skin = skin_colour(img, xy, self.interocular)
+        self.skin = skin
         lips = None
         got = band_region(img, xy, regions.MOUTH_CORNERS, regions.LIPS_OUTER_UPPER,
                           regions.LIPS_OUTER_LOWER)
@@ -237,6 +245,49 @@ class MouthCompositor:
                 measured = dark.median(dim=1).values
                 if float(luminance(measured)) < 0.6 * float(luminance(self.cavity)) + 0.05:
                     self.cavity = measured
+
+    def _teeth_anchors(self) -> tuple[float, float]:
+        """Shares of an open portrait's opening that move with the upper and the lower lip:
+        ANCHOR each, but the upper lip takes its teeth down to their edge: the rows below the
+        upper lip (middle half of the mouth) that are mostly teeth-bright (lighter than 0.8
+        x the skin, less saturated than it), from the top."""
+        if not (self.open_portrait and self.own_teeth):
+            return ANCHOR, ANCHOR
+        xy = self.xy0
+        box = points_bbox(torch.cat((xy[list(UPPER)], xy[list(LOWER)]))[None], 2.0,
+                          self.height, self.width)
+        if box is None:
+            return ANCHOR, ANCHOR
+        x0, y0, h, w = box
+        xs, ys = crop_grid(x0, y0, h, w, self.device)
+        px = band_pixels(self.frame0, xs, ys)
+        assert px.up_v is not None and px.low_v is not None
+        up, low = px.up_v[0], px.low_v[0]
+        gap = up + low
+        inside = (up > 0.0) & (low > 0.0) & (px.u[0].abs() < 0.25) & (gap > 2.0)
+        if int(inside.sum()) < 16:
+            return ANCHOR, ANCHOR
+        crop = self.base[:, y0:y0 + h, x0:x0 + w]
+        lum = luminance(crop)
+        sat = (crop.amax(0) - crop.amin(0)) / crop.amax(0).clamp_min(1e-3)
+        skin = self.skin
+        skin_sat = float((skin.max() - skin.min()) / skin.max().clamp_min(1e-3))
+        teeth = (lum > 0.8 * float(luminance(skin))) & (sat < max(0.15, skin_sat))
+        depth = (up / gap.clamp_min(1e-3))[inside]                 # 0 at the upper lip
+        bins = torch.clamp((depth * 20).long(), 0, 19)
+        count = torch.bincount(bins, minlength=20).float()
+        hits = torch.bincount(bins, weights=teeth[inside].float(), minlength=20)
+        share = hits / count.clamp_min(1.0)
+        rows = ((share >= TEETH_ROW) & (count > 0)).tolist()
+        # (the mesh's upper inner contour often lies on the lip a little above the teeth)
+        start = next((k for k in range(LIP_OVERLAP_BINS) if rows[k]), None)
+        if start is None:
+            return ANCHOR, ANCHOR
+        end = start
+        while end < 20 and rows[end]:
+            end += 1
+        upper = min(ANCHOR_UP_MAX, max(ANCHOR, end / 20.0))
+        return upper, min(ANCHOR, 1.0 - upper)
 
     def _measure_rims(self) -> torch.Tensor:
         """(2, 2, N) px, per u of the band's table, for the upper lip (upward from the neutral
@@ -311,10 +362,14 @@ class MouthCompositor:
                 # painted on the frames that open that wide only
                 idx = torch.nonzero(wider).view(-1)
                 full = bool(wider.all())
+                # (a portrait showing its upper teeth only: the jaw's teeth and the tongue
+                # come into view below them, as the mouth opens wider than the portrait's)
+                jaw_hidden = self.anchors[1] <= 0.0
                 synth, _ = self._synthetic(
                     frame if full else take_frames(frame, idx),
                     px if full else take_frames(px, idx), xy[idx], lat[idx],
-                    teeth=not self.own_teeth, tongue=False, depth=DEPTH_DARK_OPEN)
+                    teeth=not self.own_teeth, tongue=jaw_hidden, depth=DEPTH_DARK_OPEN,
+                    lower_teeth=not self.own_teeth or jaw_hidden)
                 part = colour if full else colour.index_select(0, idx)
                 part = part + dark.index_select(0, idx)[:, None] * (synth - part)
                 colour = part if full else colour.index_copy(0, idx, part)
@@ -564,7 +619,11 @@ class MouthCompositor:
         return lat[:, list(self._ch)]
 
     def _synthetic(self, frame, px, xy: torch.Tensor, lat: torch.Tensor,  # noqa: ANN001, ANN202
-                   teeth: bool = True, tongue: bool = True, depth: float = DEPTH_DARK):
+                   teeth: bool = True, tongue: bool = True, depth: float = DEPTH_DARK,
+                   lower_teeth: bool | None = None):
+        """The painted interior (colour, coverage): cavity, upper and lower teeth (the lower
+        ones as `teeth` unless `lower_teeth` says), tongue."""
+        lower_teeth = teeth if lower_teeth is None else lower_teeth
         length = frame.length.view(-1, 1, 1)
         s = length / self.width0
         # Closed portrait: the neutral lip-contact gap is not interior; shrink it away.
@@ -626,7 +685,7 @@ class MouthCompositor:
         # (the soft edge alone would lay a light line of teeth along every lower lip: the band
         # fades in over its first 1.5 px instead)
         a_lt = (soft_step(d_lt, 1.2) * (lower / 1.5).clamp(0.0, 1.0) * (1.0 - au.pow(4))
-                * float(teeth))
+                * float(lower_teeth))
         sh_lt = 0.75 * recede * seps * (0.7 + 0.3 * (d_lt / 2.0).clamp(0.0, 1.0))
 
         # Tongue: a hump low in the cavity, rising with the opening; its front (low in the
@@ -676,21 +735,26 @@ class MouthCompositor:
         a = px.up_v * inv                                          # neutral px below upper lip
         b = px.low_v * inv                                         # neutral px above lower lip
         gap = a + b
-        # Each lip carries ANCHOR of the neutral opening with it (teeth do not stretch); the
-        # middle of the neutral opening stretches (or squeezes) over what is left.
-        anchor = torch.minimum(ANCHOR * h0, 0.5 * gap)
+        # Each lip carries its share of the neutral opening with it (teeth do not stretch;
+        # self.anchors); the middle of the neutral opening stretches (or squeezes) over what
+        # is left. Closing past their sum, both shrink in proportion.
+        share_up, share_low = self.anchors
+        fit = (gap / (share_up + share_low)).clamp_max(h0)
+        anchor, anchor_low = share_up * fit, share_low * fit
         # As the jaw opens the lower teeth sink behind the lower lip (the lip rolls up over
         # them): the jaw's anchored part shows what was `sink` higher, and ends `sink` lower.
         opened = ((gap - h0) / (LOWER_SINK_AT * h0 + 1.0)).clamp(0.0, 1.0)
-        sink = LOWER_SINK * anchor * opened
-        a_low = anchor - sink
-        mid = (h0 - anchor - anchor) / (gap - anchor - a_low).clamp_min(1e-3)
+        sink = LOWER_SINK * anchor_low * opened
+        a_low = anchor_low - sink
+        mid = (h0 - anchor - anchor_low) / (gap - anchor - a_low).clamp_min(1e-3)
         y = torch.where(a <= anchor, a, torch.where(b <= a_low, h0 - b - sink,
                                                      anchor + (a - anchor) * mid))
         y = torch.minimum(torch.maximum(y, torch.zeros_like(y)), h0)
         # Wider than the portrait: the stretched middle is the throat, dark and deep.
         # (the sunk lower teeth leave the cavity, not a stretched band of teeth, at the lip)
-        deep = torch.minimum(a - anchor, b - a_low + 2.0 * sink).clamp_min(0.0)
+        # (with nothing of the portrait's moving with the lower lip, the cavity reaches it)
+        deep = (a - anchor if share_low <= 0.0
+                else torch.minimum(a - anchor, b - a_low + 2.0 * sink)).clamp_min(0.0)
         extra = ((gap - h0) / (0.05 * self.width0)).clamp(0.0, 1.0)
         dark = extra * (1.0 - torch.exp(-deep / (0.03 * self.width0 + 0.5)))
         u = px.u * self.width0

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import math
 import sys
 from typing import Any
 
@@ -125,9 +126,11 @@ class Renderer:
         self._dirty: Box | None = None       # the part of _out that may differ from the still
         self._sub = max(1, min(self.max_batch, SUB_BATCH_PIXELS // (width * height)))
         sub = self._sub
-        # float frames (S, 3, H, W); on the CPU path a view of channels-last memory
+        # float frames (S, 3, H, W); on the CPU path a view of channels-last memory, of
+        # which the warp writes (and the compositors see) only the face: calloc'd, so the
+        # rest never becomes resident
         if self._cpu is not None:
-            self._frames_hwc = still.permute(1, 2, 0).expand(sub, -1, -1, -1).contiguous()
+            self._frames_hwc = torch.from_numpy(np.zeros((sub, height, width, 3), np.float32))
             self._frames = self._frames_hwc.permute(0, 3, 1, 2)
         else:
             self._frames = still.expand(sub, -1, -1, -1).contiguous()
@@ -165,34 +168,40 @@ class Renderer:
         pts = self.deformer.deform(lat, self.pose0)                   # (B, N, 3)
         disp = pts[..., :2] - self.deformer.points[:, :2]
         mesh = pts[:, :MESH_N]
-        box = self.map.moving_box(disp, self._face_box(mesh))
+        face = self._face_box(mesh)
+        box = self.map.moving_box(disp, face)
         out = self._out
         self._restore_outside(box)
         if box is not None:
             back = self.map.backward_disp(disp, box)                  # (B, 2, h, w) px
+            inner = _pixel_rect(face, box)
             for s in range(0, b, self._sub):
                 e = min(b, s + self._sub)
-                self._render_box(box, back[s:e], mesh[s:e], lat[s:e], out[s:e])
+                self._render_box(box, inner, back[s:e], mesh[s:e], lat[s:e], out[s:e])
         host = out[:b].to("cpu")
         arr = host.numpy()
         return arr.copy() if self.device.type == "cpu" else arr
 
-    def _render_box(self, box: Box, back: torch.Tensor, mesh: torch.Tensor, lat: torch.Tensor,
-                    out: torch.Tensor) -> None:
-        """Warp, composite and quantise the moving box of a few frames into `out`."""
+    def _render_box(self, box: Box, inner: tuple[int, int, int, int], back: torch.Tensor,
+                    mesh: torch.Tensor, lat: torch.Tensor, out: torch.Tensor) -> None:
+        """Warp, composite and quantise the moving box of a few frames into `out`. On the
+        CPU the warp rounds the box into `out` itself and keeps only the face (`inner`, where
+        the compositors paint) as float frames, rounded again after them."""
         n = back.shape[0]
         y0, y1, x0, x1 = box.y0, box.y1, box.x0, box.x1
         frames = self._frames[:n]
         if self._cpu is not None:
-            self._cpu.warp(self._frames_hwc[:n].numpy(), back, y0, y1, x0, x1)
+            self._cpu.warp(self._frames_hwc[:n].numpy(), out.numpy(), back, box, inner,
+                           self._still_u8.numpy())
         else:
             self._warp_torch(box, back, frames)
         frames = self.mouth.composite(frames, mesh, lat)
         frames = self.eyes.composite(frames, mesh, lat)
         frames = self.brows.composite(frames, mesh, lat)
         if self._cpu is not None:
-            self._cpu.quantise(self._frames_hwc[:n, y0:y1, x0:x1].numpy(),
-                               out[:, y0:y1, x0:x1].numpy())
+            iy0, iy1, ix0, ix1 = inner
+            self._cpu.quantise(self._frames_hwc[:n, iy0:iy1, ix0:ix1].numpy(),
+                               out[:, iy0:iy1, ix0:ix1].numpy())
         else:
             out[:, y0:y1, x0:x1].copy_(
                 _quantise(frames[:, :, y0:y1, x0:x1]).permute(0, 2, 3, 1))
@@ -233,6 +242,13 @@ class Renderer:
         for y0, y1, x0, x1 in strips:
             if y1 > y0 and x1 > x0:
                 out[:, y0:y1, x0:x1] = still[y0:y1, x0:x1]
+
+
+def _pixel_rect(rect: tuple[float, float, float, float], box: Box) -> tuple[int, int, int, int]:
+    """(x0, y0, x1, y1) float px -> (y0, y1, x0, x1) whole px, grown to whole pixels and cut
+    to the box."""
+    return (max(box.y0, math.floor(rect[1])), min(box.y1, math.ceil(rect[3])),
+            max(box.x0, math.floor(rect[0])), min(box.x1, math.ceil(rect[2])))
 
 
 def _quantise(frames: torch.Tensor) -> torch.Tensor:

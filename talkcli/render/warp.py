@@ -8,8 +8,8 @@ fine (FIELD_STEP px) cells of the crease boxes (lips, eye openings). Per chunk o
 
 1. `moving_box`: the rectangle outside which every frame equals the still portrait: the coarse
    person cells whose displacement bound (the largest of their triangle's vertex displacements,
-   over the chunk) exceeds MOVE_EPS, grown by the largest displacement (what moves there can
-   land that far away), united with a box the caller needs (the face, for the compositors);
+   over the chunk) exceeds MOVE_EPS, each grown by its bound (what moves there can land that
+   far away), united with a box the caller needs (the face, for the compositors);
 2. in that box only, the forward displacement field D(p) = sum_i w_i d_i on the coarse grid
    (one `embedding_bag`, frames as the embedding dimension), inverted by chord-Newton steps
    q <- q - (I + J)^-1 (q + D(q) - p) to a fraction of a pixel; where Newton's residual stays
@@ -46,6 +46,8 @@ COARSE_STEP = 8       # coarse map (inverted everywhere in the moving box): 1 / 
 WALK_ITERS = 4       # from the coarse inverse (a chord-Newton refinement on the fine grid
                      # first cost 1 ms a frame at 512² for 63 dB against it, issue #9)
 MOVE_EPS = 0.02      # px: a part of the frame moving less than this is shown as the portrait
+SPAN_ROWS = 8        # coarse rows per span of the moving region (64 px at COARSE_STEP 8): the
+                     # region is the box cut to the moving cells' extent per span of rows
 
 DAMP = 0.6
 NEWTON_ITERS = 3
@@ -68,6 +70,10 @@ class Box:
     y0: int
     x1: int
     y1: int
+    # row bands (y0, y1, x0, x1) px that hold every pixel of the box that can differ from
+    # the portrait (the moving person, grown by its reach, and the caller's keep box); the
+    # rest of the box is the still portrait. Empty: the whole box.
+    spans: tuple[tuple[int, int, int, int], ...] = ()
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -145,32 +151,49 @@ class DenseMap:
     def moving_box(self, disp: torch.Tensor,
                    keep: tuple[float, float, float, float] | None = None) -> Box | None:
         """The box outside which no frame of the chunk differs from the portrait (by more than
-        MOVE_EPS px of motion), united with `keep` (x0, y0, x1, y1 px); None if empty."""
+        MOVE_EPS px of motion), united with `keep` (x0, y0, x1, y1 px); None if empty. Its
+        `spans` cut it to the region that can differ, band by band of rows (the background
+        beside the person never does)."""
         vmax = disp.norm(dim=-1).amax(0)                               # (N,) px
-        moving = vmax[self.coarse_cells.verts].amax(1) > MOVE_EPS      # bound >= |D| at centre
-        moving[self.vert_cell[vmax > MOVE_EPS]] = True   # a vertex moving between centres
-        moving &= self.cell_person
-        spans: list[tuple[float, float, float, float]] = []
-        c = self.coarse
+        bound = vmax[self.coarse_cells.verts].amax(1)                  # >= |D| at the centre
+        # a vertex moving between centres
+        bound = bound.scatter_reduce(0, self.vert_cell, vmax, reduce="amax")
+        moving = (bound > MOVE_EPS) & self.cell_person
+        cells = torch.zeros((self.hc, self.wc), dtype=torch.bool, device=disp.device)
         if bool(moving.any()):
-            grid = moving.view(self.hc, self.wc)
-            rows = torch.nonzero(grid.any(1)).view(-1)
-            cols = torch.nonzero(grid.any(0)).view(-1)
-            reach = float(vmax.max()) + 2 * c    # landing distance + bilinear support
-            spans.append((int(cols[0]) * c - reach, int(rows[0]) * c - reach,
-                          (int(cols[-1]) + 1) * c + reach, (int(rows[-1]) + 1) * c + reach))
+            # what moves lands at most its own bound away (+ the coarse map's bilinear
+            # support): each moving cell grown by that many whole cells
+            reach = torch.ceil((bound + 2 * self.coarse) / self.coarse).long() * moving
+            for r in torch.unique(reach[moving]).tolist():
+                grown = F.max_pool2d((reach == r).view(1, 1, self.hc, self.wc).float(),
+                                     2 * r + 1, stride=1, padding=r)
+                cells |= grown[0, 0] > 0.0
         if keep is not None:
-            spans.append(keep)
-        if not spans:
+            c = self.coarse
+            kx0, ky0 = max(0, math.floor(keep[0] / c)), max(0, math.floor(keep[1] / c))
+            kx1, ky1 = min(self.wc, math.ceil(keep[2] / c)), min(self.hc, math.ceil(keep[3] / c))
+            if kx1 > kx0 and ky1 > ky0:
+                cells[ky0:ky1, kx0:kx1] = True
+        return self._box_of(cells.cpu().numpy())
+
+    def _box_of(self, cells: np.ndarray) -> Box | None:
+        """The Box (with its spans) of a (hc, wc) bool grid of the coarse cells that can
+        differ from the portrait."""
+        rows = np.nonzero(cells.any(1))[0]
+        if rows.size == 0:
             return None
-        cx0 = max(0, math.floor(min(s[0] for s in spans) / c))
-        cy0 = max(0, math.floor(min(s[1] for s in spans) / c))
-        cx1 = min(self.wc, math.ceil(max(s[2] for s in spans) / c))
-        cy1 = min(self.hc, math.ceil(max(s[3] for s in spans) / c))
-        if cx1 <= cx0 or cy1 <= cy0:
-            return None
+        cols = np.nonzero(cells.any(0))[0]
+        c = self.coarse
+        cy0, cy1, cx0, cx1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+        spans = []
+        for r0 in range(cy0, cy1, SPAN_ROWS):
+            r1 = min(cy1, r0 + SPAN_ROWS)
+            used = np.nonzero(cells[r0:r1].any(0))[0]
+            if used.size:
+                spans.append((r0 * c, min(r1 * c, self.height), int(used[0]) * c,
+                              min((int(used[-1]) + 1) * c, self.width)))
         return Box(cx0, cy0, cx1, cy1, cx0 * c, cy0 * c, min(cx1 * c, self.width),
-                   min(cy1 * c, self.height))
+                   min(cy1 * c, self.height), tuple(spans))
 
     def full_box(self) -> Box:
         return Box(0, 0, self.wc, self.hc, 0, 0, self.width, self.height)
