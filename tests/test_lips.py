@@ -87,3 +87,34 @@ def test_a_brief_closure_cue_presses_the_lips(monkeypatch) -> None:  # noqa: ANN
     monkeypatch.setattr(L, "closure_cues", lambda f: cue)
     track = L.lip_track([Phone("n", 0.0, 0.8)], feats)
     assert track.lips_press.max() > 0.5
+
+
+def test_small_vowels_open_relatively_more_than_the_table() -> None:
+    """The opening's range is compressed (open_power < 1): a close vowel (ih) keeps a larger
+    share of an open one's (aa) opening than the same model with a linear range gives it, as
+    people's lips part on most syllables and seldom open wide; the order is kept."""
+    from dataclasses import replace
+
+    from talkcli.audio.features import analyse
+    from talkcli.audio.phones import Phone
+    from talkcli.motion.lips import LIP_PARAMS, lip_track
+
+    audio = np.concatenate([np.zeros(3200, np.float32), _tone([0.1], 1.2),
+                            np.zeros(3200, np.float32)])
+    feats = analyse(audio)
+    vad = np.zeros(feats.frames, bool)
+    vad[20:140] = True
+    feats = replace(feats, vad=vad)
+    phones = [Phone("sil", 0.0, 0.2), Phone("ih", 0.2, 0.8), Phone("aa", 0.8, 1.4),
+              Phone("sil", 1.4, 1.6)]
+
+    def ratio(params) -> float:  # noqa: ANN001
+        jaw = lip_track(phones, feats, 1.0, params).jaw_open
+        small = float(jaw[40:70].mean())    # 0.4-0.7 s (led by 40 ms)
+        wide = float(jaw[100:130].mean())   # 1.0-1.3 s
+        assert 0.0 < small < wide
+        return small / wide
+
+    assert LIP_PARAMS.open_power < 1.0
+    linear = replace(LIP_PARAMS, open_power=1.0, open_scale=1.0)
+    assert ratio(LIP_PARAMS) > ratio(linear) + 0.04

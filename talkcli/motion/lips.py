@@ -64,14 +64,14 @@ class LipParams:
     people open less, and less often, than the vowel-height table suggests, and loudness sets
     only a modest part of the opening."""
 
-    vowel_gain: float = 0.82    # x VISEMES opening of vowels (and of the acoustic fallback)
+    vowel_gain: float = 0.95    # x VISEMES opening of vowels (and of the acoustic fallback)
     cons_gain: float = 0.35     # x VISEMES opening of consonants
     loud_weight: float = 0.1    # share of a vowel's opening set by loudness (consonants: half)
     sigma_s: float = 0.08       # smoothing of the opening outside closures
     lead_s: float = LEAD_S      # the mouth leads the audio
     dead: float = 0.0           # openings below this (after gains) rest closed: lips part late
     shape_gain: float = 1.0     # x spread / rounding
-    speech_open: float = 0.088  # opening held while speaking (people's lips stay parted
+    speech_open: float = 0.11   # opening held while speaking (people's lips stay parted
                                 # between syllables), on top of the phones' own
     carry: float = 0.7          # share of the neighbouring vowels' opening a tongue consonant
                                 # (t, d, n, s, k...) keeps: the jaw does not close for them
@@ -86,8 +86,12 @@ class LipParams:
                                 # press; at full weight r with the ReTalking mouth fell 0.04)
     cue_widen: float = 4.0      # frames (10 ms) an acoustic closure cue presses at least: a
                                 # one- or two-frame murmur was smoothed to a press of 0.2-0.3
-    loud_sub: float = 0.15      # x vowel_gain x loudness (RMS / speech peak) taken off the
+    loud_sub: float = 0.3       # x vowel_gain x loudness (RMS / speech peak) taken off the
                                 # opening of speech: the loud frames are not the wide ones
+    open_power: float = 0.8     # opening -> open_scale x opening ** open_power: people's
+    open_scale: float = 0.9     # range is compressed (their lips part a little on most
+                                # syllables and seldom wide), and the face mesh reads a
+                                # rendered small opening at a third to a half of its size
 
 
 # Fitted by bench/fit_lips.py on three dev videos (German anchor, VoxCeleb2 00086, HDTF
@@ -104,6 +108,16 @@ class LipParams:
 # opening) and cue_widen 4, chosen in the proxy on the fit clips' r and the loudness target:
 # rendered loudness r 0.44 -> 0.32, p/b/m 0.89 -> 0.93, held-out r 0.388 -> 0.3995
 # (loudness above the noise floor).
+# Fifth pass (session 6), on bench/mouth.py's default 6 s excerpts (the held-out clips are
+# 5-6 s long; 4 s cut a third of each): the renders' loudness r was 0.39 and their share open
+# 0.32 (people 0.22 and 0.52). loud_sub 0.15 -> 0.3 with vowel_gain 0.82 -> 0.95 and
+# speech_open 0.088 -> 0.11 take the level out of the opening; the compressed range
+# (open_power, open_scale) opens the many small syllables visibly. Chosen in the proxy
+# (bench/lip_proxy.py) and an emulation of the renders (each portrait's landmarked gap per
+# jaw_open), as the best fit-clip r among settings meeting the share-open and gap-std
+# targets. Rendered, 6 s: loudness r 0.39 -> 0.31, share open 0.32 -> 0.37, gap std 0.065 ->
+# 0.068, held-out r 0.489 -> 0.486, r with exact phones 0.622 -> 0.601, p/b/m 0.93 (4 s: held
+# out r 0.398 -> 0.376).
 LIP_PARAMS = LipParams()
 
 
@@ -299,6 +313,9 @@ def lip_track(phones: list[Phone], f: Features, intensity: float = 1.0,
         # (above the noise floor: speech in loud noise does not lose its whole opening)
         above = np.clip(level - 10.0 ** ((f.floor_db - f.peak_db) / 20.0), 0.0, None)
         opening = np.clip(opening - pr.loud_sub * pr.vowel_gain * above, 0.0, None)
+
+    if pr.open_power != 1.0 or pr.open_scale != 1.0:
+        opening = pr.open_scale * np.clip(opening, 0.0, None) ** pr.open_power
 
     # silence: mouth settles closed and still (relaxed: no press)
     still = ~maximum_filter1d(f.vad.astype(np.uint8), size=5).astype(bool)
