@@ -681,12 +681,21 @@ class MouthCompositor:
         lower = (LOWER_TOOTH * (1.0 + 0.6 * wide - 0.5 * round_)).view(-1, 1, 1) * length
         # ... that rises into view only as the jaw opens wide
         lower = lower * ((px.up_v + px.low_v - 0.08 * length) / (0.2 * length)).clamp(0.0, 1.0)
-        d_lt = lower * (1.0 - 1.6 * u.square()).clamp_min(0.0) - dl                # + above lip
+        # each tooth's own height (a worn, uneven row: no ruler-straight edge), and each
+        # tooth's rounded top (the gaps between them dip)
+        tau_l = torch.asin((2.0 * u * 0.985).clamp(-0.985, 0.985)) / (0.8 * TOOTH_STEP)
+        uneven = 1.0 + 0.12 * torch.sin(3.1 * torch.round(tau_l) + 0.4)
+        dip = 1.0 - 0.25 * (tau_l - torch.round(tau_l)).abs().mul(2.0).pow(3)
+        d_lt = lower * uneven * dip * (1.0 - 1.6 * u.square()).clamp_min(0.0) - dl  # + above lip
         # (the soft edge alone would lay a light line of teeth along every lower lip: the band
         # fades in over its first 1.5 px instead)
         a_lt = (soft_step(d_lt, 1.2) * (lower / 1.5).clamp(0.0, 1.0) * (1.0 - au.pow(4))
                 * float(lower_teeth))
-        sh_lt = 0.75 * recede * seps * (0.7 + 0.3 * (d_lt / 2.0).clamp(0.0, 1.0))
+        # lit from above (the upper lip and teeth shade them a little), and the lower lip's
+        # inner edge in front of their roots as a dark wet line (where the lip ends and the
+        # teeth begin: without it the band reads as a second, paler lower lip)
+        root = 0.7 + 0.3 * (dl / (0.006 * length + 0.7)).clamp(0.0, 1.0)
+        sh_lt = 0.9 * recede * seps * root * (0.75 + 0.25 * (d_lt / 2.0).clamp(0.0, 1.0))
 
         # Tongue: a hump low in the cavity, rising with the opening; its front (low in the
         # image, nearer the viewer) lit, its back dark.
