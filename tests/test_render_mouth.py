@@ -173,6 +173,38 @@ def test_open_portrait_keeps_its_own_teeth(face) -> None:  # noqa: ANN001
     assert float(lum(out[:, mid - 1:mid + 2, x - 3:x + 4]).mean()) < 0.35
 
 
+
+def test_slightly_parted_portrait_opened_wide_shows_a_tongue(face) -> None:  # noqa: ANN001
+    """A portrait with its lips a little apart onto a dark gap (open, no teeth in view, too
+    little opening for a tongue of its own to show) opened wide gets the painted tongue: low
+    in the cavity, over the lower lip, a muted red lighter than the cavity's middle (issue #8:
+    a tongue, never a flat dark hole)."""
+    import cv2
+
+    base, points, io = face
+    pts = closed_points(points)
+    w0 = float(pts[291, 0] - pts[61, 0])
+    parted = jaw_points(pts, 0.12 * w0)
+    ring = parted[list(regions.LIPS_INNER_UPPER) + list(regions.LIPS_INNER_LOWER[::-1]), :2]
+    gap = np.zeros(base.shape[1:], np.uint8)
+    cv2.fillPoly(gap, [ring.numpy().round().astype(np.int32)], 1)
+    img = base.clone()
+    img[:, torch.from_numpy(gap.astype(bool))] = torch.tensor([0.22, 0.1, 0.08]).view(3, 1)
+    mouth = MouthCompositor(img, parted, io, CPU)
+    assert mouth.open_portrait and not mouth.own_teeth and mouth.anchors[1] > 0.0
+    w = mouth.width0
+    opened = jaw_points(parted, 0.4 * w)
+    out = mouth.composite(img[None].clone(), opened[None], latents(jaw_open=1.0))[0]
+    x = centre_column(points)
+    y_low = float(opened[14, 1])
+    col = out[:, :, x - 2:x + 3].mean(-1)                                      # (3, H)
+    tongue = col[:, int(y_low - 0.13 * w):int(y_low - 0.07 * w)].mean(-1)
+    y_mid = 0.5 * (float(opened[13, 1]) + y_low)
+    middle = col[:, int(y_mid - 0.02 * w):int(y_mid + 0.02 * w)].mean(-1)
+    assert float(lum(tongue.view(3, 1, 1))) > 1.3 * float(lum(middle.view(3, 1, 1)))
+    assert float(tongue[0]) > 1.3 * float(tongue[1])                          # red, not grey
+
+
 def _teeth_rows(frame: np.ndarray, pts: np.ndarray) -> np.ndarray:
     """Per row from the upper to the lower inner lip (mouth centre, a fifth of its width):
     whether it is teeth-bright (light, unsaturated)."""

@@ -13,7 +13,8 @@ when the mouth opens wider than in the portrait; its lower teeth sink behind the
 the jaw opens (a band of teeth on the lower lip reads as the lip to a landmarker and to a person).
 
 The painted cavity is darkest far from the lips (depth), reddish only at the upper lip's rim;
-the lower teeth are a thin, shadowed band, the tongue a dim hump for wide openings. Lips that
+the lower teeth are a thin, shadowed row, the tongue a muted, soft-topped hump for wide openings
+(painted also behind a slightly parted portrait's own interior, which shows none). Lips that
 were parted in the portrait and are pressed together get a painted seam where they meet (the
 half-resolution warp would otherwise drag a pixel or two of the portrait's teeth along it).
 """
@@ -47,7 +48,7 @@ LOWER = regions.LIPS_INNER_LOWER
 SKULL = (168, 6, 197, 195, 5, 4, 1, 133, 362, 98, 327)
 
 UPPER_TOOTH = 0.14       # visible upper-incisor length below the neutral upper lip, x mouth width
-LOWER_TOOTH = 0.045      # lower-incisor height above the lower lip, x mouth width
+LOWER_TOOTH = 0.06       # lower-incisor height above the lower lip, x mouth width
 LOWER_SHADOW = 0.5       # darkening of the jaw's part of an open portrait's mouth, fully open
 ANCHOR = 0.42           # share of a portrait's open mouth that moves with each lip
 # ... the upper lip's share where the portrait shows its upper teeth: down to their edges
@@ -59,6 +60,7 @@ LIP_OVERLAP_BINS = 7    # the upper teeth start within the top 7/20 of the mesh'
 LOWER_SINK = 1.0         # share of the jaw's anchored part hidden behind the lower lip, open
 LOWER_SINK_AT = 0.6      # extra opening (x the portrait's own) at which it is hidden
 OPEN_PORTRAIT = 0.07     # neutral inner gap above which the portrait is open, x width
+OWN_TONGUE_GAP = 0.2     # ... below which its opening shows no tongue (one is painted)
 DEPTH_DARK = 0.55        # darkening of the cavity's back (far from the lips)
 DEPTH_DARK_OPEN = 0.35   # ... behind an open portrait's own interior (it has its own depth;
                          # darker, the landmarker reads the opening narrower)
@@ -217,6 +219,8 @@ class MouthCompositor:
         deep = deep * (CAVITY_LUM * skin_lum / float(luminance(deep)))
         self.cavity = (0.15 * lips * CAVITY_LUM + 0.85 * deep).clamp(0.0, 1.0)
         self.tongue = (lips * torch.tensor([0.9, 0.62, 0.6], device=self.device))
+        # muted: a tongue in the mouth's shade is less saturated than the lips in the light
+        self.tongue = 0.7 * self.tongue + 0.3 * luminance(self.tongue)
         self.tongue = (self.tongue * (TONGUE_LUM * skin_lum / max(float(luminance(self.tongue)),
                                                                    1e-3))).clamp(0, 1)
         self.lips = lips
@@ -365,10 +369,12 @@ class MouthCompositor:
                 # (a portrait showing its upper teeth only: the jaw's teeth and the tongue
                 # come into view below them, as the mouth opens wider than the portrait's)
                 jaw_hidden = self.anchors[1] <= 0.0
+                # (a slightly parted portrait has no tongue of its own in view to stretch)
+                tongue = jaw_hidden or float(self.gap0.max()) < OWN_TONGUE_GAP * self.width0
                 synth, _ = self._synthetic(
                     frame if full else take_frames(frame, idx),
                     px if full else take_frames(px, idx), xy[idx], lat[idx],
-                    teeth=not self.own_teeth, tongue=jaw_hidden, depth=DEPTH_DARK_OPEN,
+                    teeth=not self.own_teeth, tongue=tongue, depth=DEPTH_DARK_OPEN,
                     lower_teeth=not self.own_teeth or jaw_hidden)
                 part = colour if full else colour.index_select(0, idx)
                 part = part + dark.index_select(0, idx)[:, None] * (synth - part)
@@ -700,12 +706,13 @@ class MouthCompositor:
         # Tongue: a hump low in the cavity, rising with the opening; its front (low in the
         # image, nearer the viewer) lit, its back dark.
         gap_eff = du + dl
-        t_h = (0.34 * gap_eff - 0.03 * length).clamp(min=0.0)
-        t_h = torch.minimum(t_h, 0.14 * length)
-        prof = (1.0 - (2.0 * u / 0.85).square()).clamp_min(0.0).sqrt()
+        t_h = (0.42 * gap_eff - 0.03 * length).clamp(min=0.0)
+        t_h = torch.minimum(t_h, 0.18 * length)
+        prof = (1.0 - (2.0 * u / 0.8).square()).clamp_min(0.0).sqrt()
         t_top = t_h * prof
         d_t = t_top - dl
-        a_t = soft_step(d_t, 0.01 * length + 1.5) * (t_top / 1.5).clamp(0.0, 1.0) * float(tongue)
+        # (its top a soft, shaded curve: a hard edge reads as a red band pasted across)
+        a_t = soft_step(d_t, 0.03 * length + 1.5) * (t_top / 1.5).clamp(0.0, 1.0) * float(tongue)
         # lit toward its tip and the viewer, falling into the mouth's shadow at its back
         sh_t = 0.45 + 0.45 * (d_t / (0.7 * t_top + 1.0)).clamp(0.0, 1.0).sqrt()
         sh_t = sh_t * (1.0 - 0.6 * au.square())
