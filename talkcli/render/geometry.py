@@ -45,7 +45,7 @@ JAW_NECK_FALLOFF = (-0.6, 1.2)  # cm below the chin where the jaw's pull on the 
 # (0.42 until the opened lips lost the closed mouth's dark contact line: the landmarker had
 # read that outline as opening, and the re-measured share of open frames fell 0.385 -> 0.28;
 # 0.5 gives 0.355, bench/mouth.py)
-JAW_TARGET_GAP = 0.5
+JAW_TARGET_GAP = 0.52
 JAW_MIN_EXTRA = 0.1
 JAW_SLIDE_RANGE = (-0.3, 1.6)
 HEAD_PIVOT = (0.0, -2.0, -4.0)     # canonical cm: behind the face, top of the neck
@@ -85,6 +85,11 @@ REST_LOWER_SHARE = 0.7
 REST_JAW_RANGE = (0.15, 0.8)
 # Emotion channels, cm at 1 (calibrated so intensity-1 emotions re-measure near one actor's
 # acted ones, bench/emotion_offsets.py: the landmarker reads about half of a warped motion)
+# share of the corners' jaw drop the upper lip takes at its ends (0 from UPPER_ARCH_FROM x
+# half the mouth width inward): an open mouth's upper lip is an arch down to its corners
+UPPER_ARCH = 0.3
+LOWER_LENS_FROM = 0.3    # the lower lip's full drop out to this x half the width, tapering to the corners
+UPPER_ARCH_FROM = 0.6
 SMILE_LIFT_CM = 1.0       # mouth corners up
 SMILE_CHEEK_CM = 0.2     # cheeks up
 # mouth_frown (sad, AU15 + a little AU17), in interocular units (the unit the actor's offsets
@@ -409,13 +414,19 @@ def _jaw_weight(mc: np.ndarray, canon: np.ndarray) -> np.ndarray:
     u = np.abs(canon[:, 0] - cx) / half
     band = 0.12 + 1.6 * _smoothstep(0.7, 1.7, u)
     w = _smoothstep(0.0, 1.0, 0.5 + dy / band)
-    low = list(regions.LIPS_INNER_LOWER[1:-1] + regions.LIPS_OUTER_LOWER[1:-1])
-    upp = list(regions.LIPS_INNER_UPPER[1:-1] + regions.LIPS_OUTER_UPPER[1:-1])
+    # (all four rings of each lip: the two between the inner and outer contours left to the
+    # band's weight dropped nearly fully next to the corners, a fold in the lower lip there)
+    low = list(regions.LIPS_INNER_LOWER[1:-1] + regions.LIPS_OUTER_LOWER[1:-1]
+               + regions.LIPS_SEMI_INNER_LOWER[1:-1] + regions.LIPS_SEMI_OUTER_LOWER[1:-1])
+    upp = list(regions.LIPS_INNER_UPPER[1:-1] + regions.LIPS_OUTER_UPPER[1:-1]
+               + regions.LIPS_SEMI_INNER_UPPER[1:-1] + regions.LIPS_SEMI_OUTER_UPPER[1:-1])
     # the lower lip opens as a lens: full jaw in the middle, tapering to the corners' 0.45
     # (a lip point next to the corner with the full drop makes a boxy, folding corner)
-    w[low] = 0.45 + 0.55 * _smoothstep(1.0, 0.5, u[low])
-    w[upp] = 0.0
-    w[[61, 291, 78, 308]] = 0.45
+    w[low] = 0.45 + 0.55 * _smoothstep(1.0, LOWER_LENS_FROM, u[low])
+    # ... and the upper lip arches down to them: its ends follow the corners (held still,
+    # the upper lip next to a dropping corner stretched over a few px into dark streaks)
+    w[upp] = UPPER_ARCH * _smoothstep(UPPER_ARCH_FROM, 1.0, u[upp])
+    w[[61, 291, 78, 308, 76, 306, 62, 292]] = 0.45
     return w
 
 
@@ -738,7 +749,8 @@ class Deformer:
         self.angles0 = None
         lips = torch.zeros(geo.count, 3, dtype=torch.float64)
         iu = list(regions.LIPS_INNER_UPPER[1:-1])
-        il = list(regions.LIPS_INNER_LOWER[1:-1] + regions.LIPS_OUTER_LOWER[1:-1])
+        il = list(regions.LIPS_INNER_LOWER[1:-1] + regions.LIPS_OUTER_LOWER[1:-1]
+                  + regions.LIPS_SEMI_INNER_LOWER[1:-1] + regions.LIPS_SEMI_OUTER_LOWER[1:-1])
         lips[iu, 1] = JAW_UPPER_LIP_LIFT
         lips[il, 1] = -JAW_LOWER_LIP_DROP
         self.jaw_lips = (lips @ a.T).to(**f32)

@@ -692,7 +692,8 @@ class MouthCompositor:
         tau_l = torch.asin((2.0 * u * 0.985).clamp(-0.985, 0.985)) / (0.8 * TOOTH_STEP)
         uneven = 1.0 + 0.12 * torch.sin(3.1 * torch.round(tau_l) + 0.4)
         dip = 1.0 - 0.25 * (tau_l - torch.round(tau_l)).abs().mul(2.0).pow(3)
-        d_lt = lower * uneven * dip * (1.0 - 1.6 * u.square()).clamp_min(0.0) - dl  # + above lip
+        # (canine to canine: they end inside the corners, behind the cheeks' shadow)
+        d_lt = lower * uneven * dip * (1.0 - (2.0 * u / 0.9).square()).clamp_min(0.0) - dl
         # (the soft edge alone would lay a light line of teeth along every lower lip: the band
         # fades in over its first 1.5 px instead)
         a_lt = (soft_step(d_lt, 1.2) * (lower / 1.5).clamp(0.0, 1.0) * (1.0 - au.pow(4))
