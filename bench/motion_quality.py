@@ -270,6 +270,7 @@ def real_mouths() -> dict[str, dict[str, float]] | None:
         from talkcli.audio.features import analyse, frame_features
         from talkcli.face.analyze import measure_face
         from talkcli.video.ffmpeg_bin import ffmpeg_exe
+        from talkcli.video.probe import probe as probe_media
     except ImportError as exc:
         print(f"skip real-mouth comparison: {exc}")
         return None
@@ -284,8 +285,8 @@ def real_mouths() -> dict[str, dict[str, float]] | None:
 
                 m = re.search(r"(\d{2,5})x(\d{2,5})", line)
                 size = (int(m.group(1)), int(m.group(2))) if m else None
-        if size is None:
-            continue
+        if size is None or not probe_media(path, count=False).audio_codec:
+            continue   # (the actor's silent acted-emotion videos: nothing to sync to)
         raw = subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(path), "-r", str(FPS),
                               "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"],
                              capture_output=True, check=True).stdout

@@ -531,7 +531,11 @@ def crop_audio(audio: np.ndarray, seconds: float) -> np.ndarray:
 
 
 def part_real(assets: Path) -> dict[str, Row]:
-    clips = {p.stem: real_clip(p) for p in sorted((assets / "video").glob("*.mp4"))}
+    from talkcli.video.probe import probe
+
+    # (talking clips only: the actor's silent acted-emotion videos have no speech to sync to)
+    clips = {p.stem: real_clip(p) for p in sorted((assets / "video").glob("*.mp4"))
+             if probe(p, count=False).audio_codec}
     print_table("1. real talking-head clips (human reference; measure_face tracked)",
                 {k: v["human"] for k, v in clips.items()},
                 [("frames", ".0f", "frames"), ("blinks", ".0f", "blinks"),
@@ -583,7 +587,8 @@ def part_motion(assets: Path, quick: bool) -> dict[str, Row]:
 def render_jobs(assets: Path, clips: dict[str, Row], seconds: float,
                 quick: bool) -> list[RenderJob]:
     jobs = []
-    for p in sorted((assets / "video").glob("*.mp4"))[: 1 if quick else None]:
+    talking = [p for p in sorted((assets / "video").glob("*.mp4")) if p.stem in clips]
+    for p in talking[: 1 if quick else None]:
         gap = np.array(clips[p.stem]["real_gap"], dtype=np.float64)
         jobs.append(RenderJob(p.stem, generate(load_audio(p), 25.0)[0], gap))
     wavs = sorted((assets / "audio").glob("*.wav"))
@@ -634,7 +639,9 @@ def part_render(assets: Path, clips: dict[str, Row], args: argparse.Namespace
         out[p.stem] = res
         for k, v in res.items():
             if k != "neutral":
-                rows[f"{p.stem[:18]}/{k[:15]}"] = v
+                # (the clip's name cut from its end, not its start: two VoxCeleb2 clips share
+                # their first 20 characters, and one row overwrote the other)
+                rows[f"{p.stem[:12]}/{k[-17:]}"] = v
         print(f"   {p.stem}: neutral latents vs portrait: {_neutral_text(res['neutral'])}")
     if rows:
         rows["median"] = _median_row(rows)
