@@ -83,13 +83,14 @@ RING_DEPTH_BLEND = (0.3, 0.6, 0.85, 1.0, 1.0)
 REST_OPEN_GAP = 0.05
 REST_LOWER_SHARE = 0.7
 REST_JAW_RANGE = (0.15, 0.8)
-# Emotion channels, cm at 1 (calibrated so intensity-1 emotions re-measure near one actor's
-# acted ones, bench/emotion_offsets.py: the landmarker reads about half of a warped motion)
 # share of the corners' jaw drop the upper lip takes at its ends (0 from UPPER_ARCH_FROM x
 # half the mouth width inward): an open mouth's upper lip is an arch down to its corners
 UPPER_ARCH = 0.3
-LOWER_LENS_FROM = 0.3    # the lower lip's full drop out to this x half the width, tapering to the corners
 UPPER_ARCH_FROM = 0.6
+# the lower lip's full drop out to this x half the mouth width, tapering to the corners' share
+LOWER_LENS_FROM = 0.3
+# Emotion channels, cm at 1 (calibrated so intensity-1 emotions re-measure near one actor's
+# acted ones, bench/emotion_offsets.py: the landmarker reads about half of a warped motion)
 SMILE_LIFT_CM = 1.0       # mouth corners up
 SMILE_CHEEK_CM = 0.2     # cheeks up
 # mouth_frown (sad, AU15 + a little AU17), in interocular units (the unit the actor's offsets
