@@ -107,6 +107,31 @@ def test_opening_shows_dark_cavity_and_upper_teeth(face) -> None:  # noqa: ANN00
     assert torch.equal(out[:, far], base[:, far])
 
 
+
+def test_narrow_opening_is_darker_inside(face, monkeypatch) -> None:  # noqa: ANN001
+    """Little light gets into a narrow gap: its cavity is painted darker than the same gap
+    without that shading, while a wide opening's middle keeps its lit cavity."""
+    import talkcli.render.mouth as mouth_mod
+
+    base, points, io = face
+    pts = closed_points(points)
+    mouth = MouthCompositor(base, pts, io, CPU)
+    w = mouth.width0
+    x = centre_column(pts)
+    y_up = float(pts[13, 1])
+
+    def centre(drop: float, dark: float) -> torch.Tensor:
+        monkeypatch.setattr(mouth_mod, "NARROW_DARK", dark)
+        out = mouth.composite(base[None].clone(), jaw_points(pts, drop)[None],
+                              latents(jaw_open=1.0, mouth_round=1.0))[0]
+        return lum(out[:, int(y_up):int(y_up + drop) + 1, x - 1:x + 2].mean(-1, keepdim=True))
+
+    narrow = centre(0.1 * w, mouth_mod.NARROW_DARK)
+    unshaded = centre(0.1 * w, 0.0)
+    assert float(narrow.min()) < 0.85 * float(unshaded.min())
+    wide, wide_unshaded = centre(0.45 * w, mouth_mod.NARROW_DARK), centre(0.45 * w, 0.0)
+    assert float((wide - wide_unshaded).abs().max()) < 0.01
+
 def _teeth_edge(out: torch.Tensor, x: int, y_from: float, y_to: float) -> float:
     """First row below the upper lip where the centre column turns dark (teeth edge)."""
     col = lum(out[:, :, x - 1:x + 2].mean(-1, keepdim=True))[:, 0]

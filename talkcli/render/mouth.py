@@ -12,11 +12,12 @@ half to the lower lip by distance (teeth do not stretch), the middle row stretch
 when the mouth opens wider than in the portrait; its lower teeth sink behind the lower lip as
 the jaw opens (a band of teeth on the lower lip reads as the lip to a landmarker and to a person).
 
-The painted cavity is darkest far from the lips (depth), reddish only at the upper lip's rim;
-the lower teeth are a thin, shadowed row, the tongue a muted, soft-topped hump for wide openings
-(painted also behind a slightly parted portrait's own interior, which shows none). Lips that
-were parted in the portrait and are pressed together get a painted seam where they meet (the
-half-resolution warp would otherwise drag a pixel or two of the portrait's teeth along it).
+The painted cavity is darkest far from the lips (depth) and in a narrow gap, reddish only at
+the upper lip's rim; the lower teeth are a thin, shadowed row, the tongue a muted, soft-topped
+hump for wide openings (painted also behind a slightly parted portrait's own interior, which
+shows none). Lips that were parted in the portrait and are pressed together get a painted
+seam where they meet (the half-resolution warp would otherwise drag a pixel or two of the
+portrait's teeth along it).
 """
 
 from __future__ import annotations
@@ -64,6 +65,8 @@ OWN_TONGUE_GAP = 0.2     # ... below which its opening shows no tongue (one is p
 DEPTH_DARK = 0.55        # darkening of the cavity's back (far from the lips)
 DEPTH_DARK_OPEN = 0.35   # ... behind an open portrait's own interior (it has its own depth;
                          # darker, the landmarker reads the opening narrower)
+NARROW_DARK = 0.45       # darkening of a narrow opening's cavity (little light gets in) ...
+NARROW_GAP = (0.08, 0.2)  # ... fading out between these local openings, x mouth width
 CAVITY_LUM = 0.5         # cavity brightness, x the cheek's
 TONGUE_LUM = 0.75        # tongue brightness, x the cheek's
 TEETH_MIN = 1.1          # teeth at least this bright, x the cheek's (+0.08)
@@ -726,6 +729,9 @@ class MouthCompositor:
         w_c = rest * (1.0 - a_t)
         # depth: the back of the mouth, far from every lip, is darkest
         w_c = w_c * sh_c * (1.0 - depth * (1.0 - torch.exp(-near / (0.08 * length))))
+        # a narrow gap lets little light in: its cavity darker, lit as the lips part
+        w_c = w_c * (1.0 - NARROW_DARK * (1.0 - ((gap_eff / length - NARROW_GAP[0])
+                                                 / (NARROW_GAP[1] - NARROW_GAP[0])).clamp(0, 1)))
         # teeth in shadow fade into the warm cavity colour, not to grey (a grey bar inside a
         # dark rim reads as a sticker)
         sh_ut = sh_ut.clamp(0.0, 1.0)
