@@ -50,7 +50,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from realism import corr_at, corr_best, crop_audio, generate  # noqa: E402
+from realism import REAL_OFFSET_FRAMES, corr_at, corr_best, crop_audio, generate  # noqa: E402
 
 from talkcli.audio.io import load_audio  # noqa: E402
 from talkcli.face.analyze import measure_face  # noqa: E402
@@ -65,9 +65,6 @@ DEFAULT_OUT = ROOT / "bench" / "results" / "mouth.json"
 CACHE = Path.home() / ".cache" / "talkcli-bench" / "mouth_real.json"
 CACHE_VERSION = 1
 REAL_SECONDS = 20.0     # real videos are measured (and cached) over this much
-# known audio/video offsets of the dev videos (dev-assets README: may_5s ~80 ms, the mouth
-# seen 2 frames before its sound): the real series is shifted to line up with its audio
-REAL_OFFSET_FRAMES = {"may_5s_real3dportrait": 2}
 SERIES = ("gap", "width", "interior", "near_black", "teeth_bright")
 
 OPEN_GAP = 0.08

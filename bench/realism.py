@@ -72,6 +72,10 @@ BLINK_MIN_FRAMES = 2  # ... held this many frames
 BLINK_EDGE = 0.2      # the blink's duration is the run of closure above this around it
 OPEN_PERCENTILE = 90  # the clip's open-eye opening = this percentile of eye_opening
 MAX_LAG = 3           # frames searched for the best audio/video lag
+REAL_FPS = 25          # real clips are resampled to the renders' frame rate
+# known audio/video offsets of the dev videos (dev-assets README: may_5s ~80 ms, the mouth
+# seen 2 frames before its sound): the real series is shifted to line up with its audio
+REAL_OFFSET_FRAMES = {"may_5s_real3dportrait": 2}
 REAL_CLOSED_GAP = 0.05  # inner-lip gap / interocular under which a real mouth is closed
 JAW_CLOSED = 0.15       # commanded jaw_open under which (or lips_press > 0.5) it is closed
 RMS_SIGMA_S = 0.03      # smoothing of the loudness baseline (the lip track's σ)
@@ -94,15 +98,26 @@ HUMAN = {
 
 # --------------------------------------------------------------------------- media + faces
 def decode_video(path: Path) -> tuple[np.ndarray, float]:
-    """All frames of a video as (N, H, W, 3) uint8, and its fps."""
+    """All frames of a video resampled to REAL_FPS as (N, H, W, 3) uint8, and that fps. Frame
+    i then shows time i / REAL_FPS, as the motion's frame i does: read frame by frame, a
+    variable-frame-rate clip (ReTalking: 30 fps nominal, 22.13 on average) drifts off its
+    audio."""
     info = probe(path, count=False)
-    if not (info.width and info.height and info.fps):
-        raise RuntimeError(f"cannot read size/fps of {path}")
+    if not (info.width and info.height):
+        raise RuntimeError(f"cannot read the size of {path}")
     raw = subprocess.run([ffmpeg_exe(), "-v", "error", "-nostdin", "-i", str(path),
-                          "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
+                          "-vf", f"fps={REAL_FPS}", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
                          capture_output=True, check=True).stdout
     frames = np.frombuffer(raw, np.uint8).reshape(-1, info.height, info.width, 3)
-    return frames, float(info.fps)
+    return frames, float(REAL_FPS)
+
+
+def shifted(series: np.ndarray, frames: int) -> np.ndarray:
+    """A real clip's per-frame series moved later by `frames` (its known audio/video offset;
+    NaN where nothing was measured), at its own length."""
+    if frames <= 0:
+        return series
+    return np.concatenate([np.full(frames, np.nan), series])[: len(series)]
 
 
 @dataclass(frozen=True)
@@ -302,11 +317,12 @@ def real_clip(path: Path) -> Row:
     audio = load_audio(path)
     track, _ = generate(audio, fps)
     rms = loudness_track(audio, fps, track.frames)
-    lips = {"jaw": corr_best(track.channel("jaw_open"), series.gap),
-            "jaw_x_unpressed": corr_best(openness(track), series.gap),
-            "rms": corr_best(rms, series.gap),
-            **open_closed_agreement(series.gap, motion_closed(track))}
-    return {"human": human, "lips": lips, "real_gap": series.gap.tolist()}
+    gap = shifted(series.gap, REAL_OFFSET_FRAMES.get(path.stem, 0))
+    lips = {"jaw": corr_best(track.channel("jaw_open"), gap),
+            "jaw_x_unpressed": corr_best(openness(track), gap),
+            "rms": corr_best(rms, gap),
+            **open_closed_agreement(gap, motion_closed(track))}
+    return {"human": human, "lips": lips, "real_gap": gap.tolist()}
 
 
 def motion_stats(track: MotionTrack, vad: np.ndarray) -> dict[str, float]:
