@@ -107,18 +107,21 @@ def test_opening_shows_dark_cavity_and_upper_teeth(face) -> None:  # noqa: ANN00
     assert torch.equal(out[:, far], base[:, far])
 
 
+def _closed_mouth(face):  # noqa: ANN001, ANN202
+    """The sample with its lips together: (portrait, points, compositor, mouth width, centre
+    column, upper inner lip's y)."""
+    base, points, io = face
+    pts = closed_points(points)
+    mouth = MouthCompositor(base, pts, io, CPU)
+    return base, pts, mouth, mouth.width0, centre_column(pts), float(pts[13, 1])
+
 
 def test_narrow_opening_is_darker_inside(face, monkeypatch) -> None:  # noqa: ANN001
     """Little light gets into a narrow gap: its cavity is painted darker than the same gap
     without that shading, while a wide opening's middle keeps its lit cavity."""
     import talkcli.render.mouth as mouth_mod
 
-    base, points, io = face
-    pts = closed_points(points)
-    mouth = MouthCompositor(base, pts, io, CPU)
-    w = mouth.width0
-    x = centre_column(pts)
-    y_up = float(pts[13, 1])
+    base, pts, mouth, w, x, y_up = _closed_mouth(face)
 
     def centre(drop: float, dark: float) -> torch.Tensor:
         monkeypatch.setattr(mouth_mod, "NARROW_DARK", dark)
@@ -132,6 +135,7 @@ def test_narrow_opening_is_darker_inside(face, monkeypatch) -> None:  # noqa: AN
     wide, wide_unshaded = centre(0.45 * w, mouth_mod.NARROW_DARK), centre(0.45 * w, 0.0)
     assert float((wide - wide_unshaded).abs().max()) < 0.01
 
+
 def _teeth_edge(out: torch.Tensor, x: int, y_from: float, y_to: float) -> float:
     """First row below the upper lip where the centre column turns dark (teeth edge)."""
     col = lum(out[:, :, x - 1:x + 2].mean(-1, keepdim=True))[:, 0]
@@ -143,12 +147,7 @@ def _teeth_edge(out: torch.Tensor, x: int, y_from: float, y_to: float) -> float:
 
 
 def test_upper_teeth_follow_the_skull_not_the_jaw(face) -> None:  # noqa: ANN001
-    base, points, io = face
-    pts = closed_points(points)
-    mouth = MouthCompositor(base, pts, io, CPU)
-    w = mouth.width0
-    x = centre_column(pts)
-    y_up = float(pts[13, 1])
+    base, pts, mouth, w, x, y_up = _closed_mouth(face)
     edges = []
     for drop in (0.35 * w, 0.55 * w):
         out = mouth.composite(base[None].clone(), jaw_points(pts, drop)[None],
