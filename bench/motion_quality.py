@@ -276,17 +276,10 @@ def real_mouths() -> dict[str, dict[str, float]] | None:
         return None
     out: dict[str, dict[str, float]] = {}
     for path in sorted(video_dir.glob("*.mp4")):
-        probe = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(path)],
-                               capture_output=True, text=True)
-        size = None
-        for line in probe.stderr.splitlines():
-            if "Video:" in line:
-                import re
-
-                m = re.search(r"(\d{2,5})x(\d{2,5})", line)
-                size = (int(m.group(1)), int(m.group(2))) if m else None
-        if size is None or not probe_media(path, count=False).audio_codec:
+        info = probe_media(path, count=False)
+        if not (info.width and info.height and info.audio_codec):
             continue   # (the actor's silent acted-emotion videos: nothing to sync to)
+        size = (info.width, info.height)
         raw = subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(path), "-r", str(FPS),
                               "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"],
                              capture_output=True, check=True).stdout

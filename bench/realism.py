@@ -547,8 +547,6 @@ def crop_audio(audio: np.ndarray, seconds: float) -> np.ndarray:
 
 
 def part_real(assets: Path) -> dict[str, Row]:
-    from talkcli.video.probe import probe
-
     # (talking clips only: the actor's silent acted-emotion videos have no speech to sync to)
     clips = {p.stem: real_clip(p) for p in sorted((assets / "video").glob("*.mp4"))
              if probe(p, count=False).audio_codec}

@@ -16,6 +16,11 @@ LIPS_SEMI_OUTER_UPPER = (76, 184, 74, 73, 72, 11, 302, 303, 304, 408, 306)
 LIPS_SEMI_OUTER_LOWER = (76, 77, 90, 180, 85, 16, 315, 404, 320, 307, 306)
 LIPS_SEMI_INNER_UPPER = (62, 183, 42, 41, 38, 12, 268, 271, 272, 407, 292)
 LIPS_SEMI_INNER_LOWER = (62, 96, 89, 179, 86, 15, 316, 403, 319, 325, 292)
+# Every point of each lip between the corners, all four rings (what moves with that lip)
+LIPS_UPPER_RINGS = (LIPS_INNER_UPPER[1:-1] + LIPS_SEMI_INNER_UPPER[1:-1]
+                    + LIPS_SEMI_OUTER_UPPER[1:-1] + LIPS_OUTER_UPPER[1:-1])
+LIPS_LOWER_RINGS = (LIPS_INNER_LOWER[1:-1] + LIPS_SEMI_INNER_LOWER[1:-1]
+                    + LIPS_SEMI_OUTER_LOWER[1:-1] + LIPS_OUTER_LOWER[1:-1])
 LIPS_OUTER = LIPS_OUTER_UPPER + tuple(reversed(LIPS_OUTER_LOWER[1:-1]))
 LIPS_INNER = LIPS_INNER_UPPER + tuple(reversed(LIPS_INNER_LOWER[1:-1]))
 MOUTH_CORNERS = (61, 291)          # outer corners: subject's right, left

@@ -44,7 +44,8 @@ JAW_NECK_FALLOFF = (-0.6, 1.2)  # cm below the chin where the jaw's pull on the 
 # JAW_SLIDE_RANGE cm. An already open portrait opens by at least JAW_MIN_EXTRA more.
 # (0.42 until the opened lips lost the closed mouth's dark contact line: the landmarker had
 # read that outline as opening, and the re-measured share of open frames fell 0.385 -> 0.28;
-# 0.5 gives 0.355, bench/mouth.py)
+# 0.5 gave 0.355, bench/mouth.py; 0.52 since the lips' corners open as a narrower lens,
+# which the landmarker reads ~10% less open for the same centre gap)
 JAW_TARGET_GAP = 0.52
 JAW_MIN_EXTRA = 0.1
 JAW_SLIDE_RANGE = (-0.3, 1.6)
@@ -417,10 +418,7 @@ def _jaw_weight(mc: np.ndarray, canon: np.ndarray) -> np.ndarray:
     w = _smoothstep(0.0, 1.0, 0.5 + dy / band)
     # (all four rings of each lip: the two between the inner and outer contours left to the
     # band's weight dropped nearly fully next to the corners, a fold in the lower lip there)
-    low = list(regions.LIPS_INNER_LOWER[1:-1] + regions.LIPS_OUTER_LOWER[1:-1]
-               + regions.LIPS_SEMI_INNER_LOWER[1:-1] + regions.LIPS_SEMI_OUTER_LOWER[1:-1])
-    upp = list(regions.LIPS_INNER_UPPER[1:-1] + regions.LIPS_OUTER_UPPER[1:-1]
-               + regions.LIPS_SEMI_INNER_UPPER[1:-1] + regions.LIPS_SEMI_OUTER_UPPER[1:-1])
+    low, upp = list(regions.LIPS_LOWER_RINGS), list(regions.LIPS_UPPER_RINGS)
     # the lower lip opens as a lens: full jaw in the middle, tapering to the corners' 0.45
     # (a lip point next to the corner with the full drop makes a boxy, folding corner)
     w[low] = 0.45 + 0.55 * _smoothstep(1.0, LOWER_LENS_FROM, u[low])
@@ -750,8 +748,7 @@ class Deformer:
         self.angles0 = None
         lips = torch.zeros(geo.count, 3, dtype=torch.float64)
         iu = list(regions.LIPS_INNER_UPPER[1:-1])
-        il = list(regions.LIPS_INNER_LOWER[1:-1] + regions.LIPS_OUTER_LOWER[1:-1]
-                  + regions.LIPS_SEMI_INNER_LOWER[1:-1] + regions.LIPS_SEMI_OUTER_LOWER[1:-1])
+        il = list(regions.LIPS_LOWER_RINGS)
         lips[iu, 1] = JAW_UPPER_LIP_LIFT
         lips[il, 1] = -JAW_LOWER_LIP_DROP
         self.jaw_lips = (lips @ a.T).to(**f32)
