@@ -1,8 +1,9 @@
-"""The few 1-D filters the motion model uses, in numpy, as scipy.ndimage defines them.
+"""The few 1-D filters the motion model uses (and the separable Gaussian of the portrait's
+person mask), in numpy, as scipy.ndimage defines them.
 
 Why not scipy.ndimage itself: importing it costs ~0.3 s (its array-API layer), and the
-motion runs in a process of its own whose start-up is on the way to the first frame;
-nothing else in that process needs scipy. Same definitions (window placement, `origin`,
+motion process, whose start-up is on the way to the first frame, analyses the portrait and
+makes the motion without scipy. Same definitions (window placement, `origin`,
 the border modes "reflect" (d c b a | a b c d), "nearest" and "constant"), checked against
 scipy in the tests.
 """
@@ -86,3 +87,13 @@ def gaussian_filter1d(x: np.ndarray, sigma: float, mode: str = "reflect", cval: 
     padded = _padded(x.astype(np.float64), radius, radius, mode, cval)
     result: np.ndarray = np.convolve(padded, weights, mode="valid").astype(dtype)  # symmetric
     return result
+
+
+def gaussian_filter(x: np.ndarray, sigma: float, mode: str = "reflect",
+                    truncate: float = 4.0) -> np.ndarray:
+    """scipy.ndimage.gaussian_filter with one sigma: gaussian_filter1d along each axis in
+    turn, each pass kept in the input's float dtype (as scipy's output array is)."""
+    out = np.asarray(x)
+    for axis in range(out.ndim):
+        out = np.apply_along_axis(gaussian_filter1d, axis, out, sigma, mode, 0.0, truncate)
+    return out

@@ -141,3 +141,26 @@ def test_installed_console_script(sample_portrait_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     info = json.loads(proc.stdout)
     assert info["faces_found"] == 1 and info["portrait"] == str(sample_portrait_path)
+
+
+def test_inspect_and_motion_do_not_load_torch(sample_portrait_path: Path,
+                                              sample_speech_path: Path, tmp_path: Path) -> None:
+    """Only rendering needs torch: importing it took 1.0-1.5 s of inspect's 2.4 s (framing
+    pulled it in through the margin fill)."""
+    code = (
+        "import sys\n"
+        "from typer.testing import CliRunner\n"
+        "from talkcli.cli import app\n"
+        "runner = CliRunner()\n"
+        f"for args in (['inspect', {str(sample_portrait_path)!r}, '-o', "
+        f"{str(tmp_path / 'o.png')!r}],\n"
+        f"             ['motion', {str(sample_speech_path)!r}, '-o', "
+        f"{str(tmp_path / 'm.npz')!r}]):\n"
+        "    result = runner.invoke(app, args)\n"
+        "    assert result.exit_code == 0, result.output\n"
+        "print(sorted(m for m in ('torch', 'cv2', 'scipy') if m in sys.modules))\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=300, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().splitlines()[-1] == "[]"
+    assert (tmp_path / "o.png").exists() and (tmp_path / "m.npz").exists()

@@ -46,6 +46,15 @@ def test_gaussian_equals_scipy(x: np.ndarray, mode: str) -> None:
                                ndimage.gaussian_filter1d(ints.astype(np.float64), 2.0))
 
 
+@pytest.mark.parametrize("shape", [(1, 1), (5, 9), (64, 48)])
+def test_2d_gaussian_equals_scipy(shape: tuple[int, int]) -> None:
+    image = RNG.random(shape).astype(np.float32)
+    for sigma in (0.8, 2.5):
+        ours = S.gaussian_filter(image, sigma)
+        assert ours.dtype == np.float32
+        np.testing.assert_allclose(ours, ndimage.gaussian_filter(image, sigma), atol=2e-7)
+
+
 def test_bad_arguments_are_refused() -> None:
     with pytest.raises(ValueError):
         S.maximum_filter1d(np.zeros(5), size=3, origin=2)

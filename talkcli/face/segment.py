@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
-from scipy.ndimage import gaussian_filter
 
 from talkcli.face import regions
 from talkcli.face.image import Pyramid, Roi
 from talkcli.face.models import SELFIE_SEGMENTATION
 from talkcli.face.runner import get_runner
+from talkcli.signal1d import gaussian_filter
 
 # The crop the model sees, in face heights (mesh 10 -> 152): roomy enough for hair above and
 # shoulders below, the framing a selfie model was trained on.

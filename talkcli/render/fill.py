@@ -12,11 +12,16 @@ the mean of all the edges.
 
 from __future__ import annotations
 
-import numpy as np
-import torch
-import torch.nn.functional as F
+from typing import TYPE_CHECKING
 
-from talkcli.render.remap import cv2 as _cv2
+import numpy as np
+
+if TYPE_CHECKING:
+    import torch
+
+# torch and OpenCV are imported where the membrane fill runs (the renderer's set-up): the
+# margin fill is also framing's, and `talkcli inspect` plans the framing without them
+# (importing torch took 1.0-1.5 s of the command's 2.4).
 
 _NEIGHBOURS = [[0.0, 0.25, 0.0], [0.25, 0.0, 0.25], [0.0, 0.25, 0.0]]
 RELAX_ITERS = 40        # Jacobi relaxation steps per pyramid level ...
@@ -32,6 +37,11 @@ def membrane_fill(img: torch.Tensor, weight: torch.Tensor, iters: int = RELAX_IT
     """(1, C, H, W) image premultiplied by a 0/1-ish weight -> the weight-0 area filled by a
     harmonic interpolation of the known values: solved on the 2x coarser level first (known
     = area means), upsampled, then relaxed by Jacobi steps with the known pixels held."""
+    import torch
+    import torch.nn.functional as F
+
+    from talkcli.render.remap import cv2 as _cv2
+
     h, w = img.shape[-2:]
     fixed = weight > 0.98
     value = img / weight.clamp_min(1e-6)
@@ -68,6 +78,10 @@ def _relax_cv(cur: torch.Tensor, value: torch.Tensor, fixed: torch.Tensor, iters
     times faster than torch's grouped conv2d on a core: the background plate is part of the
     time to the first frame. Same steps: the mean of the four neighbours (the border
     replicated), the known pixels held."""
+    import torch
+
+    from talkcli.render.remap import cv2 as _cv2
+
     c = cur.shape[1]
 
     def planes(t: torch.Tensor) -> np.ndarray:
