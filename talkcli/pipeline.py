@@ -371,13 +371,11 @@ def thread_plan(device: str) -> tuple[int, int | None]:
 
 @contextlib.contextmanager
 def _torch_threads(n: int) -> Iterator[None]:
-    """torch's threads and the BLAS threads behind numpy and scipy, for the render. BLAS too:
-    OpenBLAS's second thread spinning beside a busy core made a Delaunay's first
-    find_simplex (a few hundred 2x2 solves) take 0.7-10 s of the renderer's set-up. A
-    library loaded after the limit is set keeps its default: scipy brings an OpenBLAS of its
-    own, loaded here first (measured: the set-up took 13 s instead of 0.8 s beside a busy
-    core when the renderer's import loaded it later)."""
-    import scipy.linalg  # noqa: F401 - loads scipy's own OpenBLAS, so that the limit reaches it
+    """torch's threads and the BLAS threads behind numpy, for the render. BLAS too: OpenBLAS's
+    second thread spinning beside a busy core made a Delaunay's first find_simplex (a few
+    hundred 2x2 solves) take 0.7-10 s of the renderer's set-up. The render path loads no
+    scipy (render/triangulate.py; its own OpenBLAS, loaded after the limit, would keep its
+    default): a test checks that it stays so."""
     import torch
     from threadpoolctl import threadpool_limits
 

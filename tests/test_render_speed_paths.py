@@ -43,8 +43,10 @@ MOTION = _latents({"head_yaw": 12, "jaw_open": 0.8}, {"head_roll": -8, "blink_le
 
 def test_opencv_path_matches_torch_path(sample_portrait_path: Path) -> None:
     """The CPU path (OpenCV remap, composite and rounding) and the torch path that CUDA
-    runs give the same frames within a level; neutral motion gives the portrait on both.
-    (CI has no GPU: this keeps the torch path's code checked on the CPU.)"""
+    runs give the same frames within a level or two; at neutral within a level on a few
+    pixels (the sample's open-at-rest mouth closes at neutral, issue 8: the map moves there,
+    and OpenCV samples at 1/32 px where grid_sample is exact). (CI has no GPU: this keeps
+    the torch path's code checked on the CPU.)"""
     rig: FaceRig = analyze_portrait(load_image(sample_portrait_path))
     cv = Renderer(rig, size=256, max_batch=4)
     assert cv._cpu is not None
@@ -55,7 +57,8 @@ def test_opencv_path_matches_torch_path(sample_portrait_path: Path) -> None:
     diff = np.abs(a.astype(int) - b.astype(int))
     assert diff.max() <= 2 and np.mean(diff > 0) < 0.01
     still = neutral(2)
-    np.testing.assert_array_equal(cv.render(still), torch_path.render(still))
+    diff = np.abs(cv.render(still).astype(int) - torch_path.render(still).astype(int))
+    assert diff.max() <= 1 and np.mean(diff > 0) < 1e-4
 
 
 def test_moving_box_matches_full_frame_render(renderer: Renderer,
@@ -167,3 +170,30 @@ def test_x264_threads_option_encodes(tmp_path: Path) -> None:
         enc.write(frames)
     info = probe(out)
     assert info.frames == 10 and (info.width, info.height) == (64, 64)
+
+
+def test_a_render_loads_no_scipy(sample_portrait_path: Path, sample_speech_path: Path,
+                                 tmp_path: Path) -> None:
+    """Importing scipy (spatial, ndimage) cost 0.3-0.5 s of the time to the first frame; the
+    render path triangulates with OpenCV (render/triangulate.py). Also what makes the BLAS
+    limit of pipeline._torch_threads reach every BLAS the render loads."""
+    import subprocess
+    import sys
+
+    import soundfile as sf
+
+    wav = tmp_path / "a.wav"
+    data, sr = sf.read(sample_speech_path, dtype="float32")
+    sf.write(wav, data[: sr], sr)
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from talkcli.pipeline import RenderRequest, render_video\n"
+        f"render_video(RenderRequest(portrait=Path({str(sample_portrait_path)!r}), "
+        f"audio=Path({str(wav)!r}), output=Path({str(tmp_path / 'o.mp4')!r}), size=128))\n"
+        "print(sorted(m for m in ('scipy', 'torch') if m in sys.modules))\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=300, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().splitlines()[-1] == "['torch']"
+    assert probe(tmp_path / "o.mp4").frames == 25

@@ -183,11 +183,9 @@ def _line_at(line: np.ndarray, pos: np.ndarray, sigma: np.ndarray) -> np.ndarray
 def _edge_grain(arr: np.ndarray, c0: int, r0: int, c1: int, r1: int, band: int = 6) -> float:
     """Robust std of the fine detail (pixel minus its 3x3 mean) in a band of content along
     its cut edges: how grainy the photo is where the fill starts."""
-    from scipy.ndimage import uniform_filter
-
     h, w = arr.shape[:2]
     grey = arr[r0:r1, c0:c1].mean(axis=2)
-    detail = np.abs(grey - uniform_filter(grey, 3, mode="nearest"))
+    detail = np.abs(grey - _box3(grey))
     strips = []
     if c0 > 0:
         strips.append(detail[:, :band])
@@ -199,3 +197,16 @@ def _edge_grain(arr: np.ndarray, c0: int, r0: int, c1: int, r1: int, band: int =
         strips.append(detail[-band:, :])
     vals = np.concatenate([s.ravel() for s in strips]) if strips else np.zeros(0)
     return float(1.4826 * np.median(vals)) if vals.size >= 16 else 0.0
+
+
+def _box3(image: np.ndarray) -> np.ndarray:
+    """The 3x3 mean with the border replicated (scipy.ndimage.uniform_filter(image, 3,
+    mode="nearest")), in the image's float dtype."""
+    pad = np.pad(image.astype(np.float64), 1, mode="edge")
+    h, w = image.shape
+    total = np.zeros((h, w))
+    for i in range(3):
+        for j in range(3):
+            total += pad[i:i + h, j:j + w]
+    out: np.ndarray = (total / 9.0).astype(image.dtype)
+    return out

@@ -19,12 +19,12 @@ from typing import Any
 
 import numpy as np
 import torch
-from scipy.spatial import Delaunay
 
 from talkcli.face import regions
 from talkcli.face.pose import canonical_face, head_rotation
 from talkcli.face.rig import HeadPose
 from talkcli.motion.latent import index
+from talkcli.render.triangulate import delaunay
 
 FLIP_Y = np.diag([1.0, -1.0, 1.0])
 MESH_N = 468
@@ -192,9 +192,8 @@ def _ring_points(mesh: np.ndarray, frame: _Frame, width: int, height: int,
 def _smooth_depth(mesh: np.ndarray, iters: int = DEPTH_SMOOTH_ITERS) -> np.ndarray:
     """Mesh depth with its steepest slopes (the cheeks' silhouette) eased by neighbour
     averaging: a rigid yaw of a surface seen nearly edge-on folds the 2-D map."""
-    tri = Delaunay(mesh[:, :2])
-    edges = np.concatenate([tri.simplices[:, [0, 1]], tri.simplices[:, [1, 2]],
-                            tri.simplices[:, [2, 0]]])
+    simplices = delaunay(mesh)
+    edges = np.concatenate([simplices[:, [0, 1]], simplices[:, [1, 2]], simplices[:, [2, 0]]])
     edges = np.concatenate([edges, edges[:, ::-1]])
     deg = np.bincount(edges[:, 0], minlength=len(mesh)).astype(np.float64)
     z = mesh[:, 2].copy()
@@ -219,7 +218,7 @@ def _limit_depth_slope(points: np.ndarray, max_slope: float, iters: int = 60) ->
     over (the map stops being injective: smears and streaks) where the depth falls away faster
     than cot(theta): the far cheek's silhouette, hair over the cheek. Triangles steeper than
     the limit are flattened toward their mean depth, a little per pass, until none is."""
-    tri = Delaunay(points[:, :2]).simplices
+    tri = delaunay(points)
     xy = points[tri, :2]                                   # (T, 3, 2)
     e1, e2 = xy[:, 1] - xy[:, 0], xy[:, 2] - xy[:, 0]
     det = e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]
@@ -685,9 +684,8 @@ def _blink(mc: np.ndarray, side: str, lower_only: bool = False) -> np.ndarray:
 def _mesh_neighbours(mc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Directed edges (E, 2) of the 2-D Delaunay triangulation of the canonical mesh, and the
     degree of every point."""
-    tri = Delaunay(mc[:, :2])
-    e = np.concatenate([tri.simplices[:, [0, 1]], tri.simplices[:, [1, 2]],
-                        tri.simplices[:, [2, 0]]])
+    simplices = delaunay(mc)
+    e = np.concatenate([simplices[:, [0, 1]], simplices[:, [1, 2]], simplices[:, [2, 0]]])
     e = np.unique(np.concatenate([e, e[:, ::-1]]), axis=0)
     return e, np.bincount(e[:, 0], minlength=len(mc)).astype(np.float64)
 

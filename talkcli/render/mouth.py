@@ -41,6 +41,7 @@ from talkcli.render.masks import (
     take_frames,
 )
 from talkcli.render.shading import band_region, eye_white, luminance, median_colour, skin_colour
+from talkcli.render.triangulate import delaunay
 
 INNER_CORNERS = (78, 308)
 UPPER = regions.LIPS_INNER_UPPER
@@ -154,15 +155,13 @@ class MouthCompositor:
         """A wide-open portrait: the Delaunay triangles of its neutral mesh points (what the
         warp deforms) around the lips, for the exact map of _exact_lips: lip_tri (T, 3),
         lip_src (T, 3, 2) px, lip_den0 (T,) twice their signed neutral area."""
-        from scipy.spatial import Delaunay
-
         self.lip_tri = torch.zeros(0, 3, dtype=torch.long, device=self.device)
         self.lip_src = torch.zeros(0, 3, 2, device=self.device)
         self.lip_den0 = torch.zeros(0, device=self.device)
         if not self.wide_open:
             return
         pts = self.xy0.cpu().double().numpy()
-        tri = Delaunay(pts).simplices
+        tri = delaunay(pts)
         lips = pts[list(regions.LIPS_OUTER)]
         pad_x = 0.15 * self.width0
         # (what the closing jaw lifts into the lips' reach comes from up to twice the gap below)

@@ -36,9 +36,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import torch.nn.functional as F
-from scipy.spatial import Delaunay, cKDTree
 
 from talkcli.render.remap import cv2 as _cv2
+from talkcli.render.triangulate import Triangulation
 
 FIELD_STEP = 2       # fine map (crease boxes; upsampled to full resolution): 1 / FIELD_STEP
 COARSE_STEP = 8       # coarse map (inverted everywhere in the moving box): 1 / COARSE_STEP; 4 cost
@@ -99,7 +99,7 @@ class DenseMap:
         self.width, self.height, self.device = width, height, device
         self.step, self.coarse = step, coarse_step
         pts = np.asarray(points2d, dtype=np.float64)
-        tri = Delaunay(pts)
+        tri = Triangulation(pts)
         self.triangles = tri.simplices
         # both grids: per cell centre its triangle's vertices and weights
         self.hc, self.wc = -(-height // coarse_step), -(-width // coarse_step)
@@ -129,8 +129,7 @@ class DenseMap:
         crease = np.zeros(len(pts), dtype=bool)
         crease[list(crease_points or [])] = True
         self.tri_free = torch.as_tensor(~crease[simp].any(axis=1), device=device)
-        lx, ly = np.meshgrid(np.arange(width) + 0.5, np.arange(height) + 0.5)
-        lut = tri.find_simplex(np.column_stack([lx.ravel(), ly.ravel()]))
+        lut = tri.locate_grid(height, width)
         lut[lut < 0] = 0
         self.lut = torch.as_tensor(lut, dtype=torch.int64, device=device)
         self._init_creases(walk_boxes or [])
@@ -304,6 +303,12 @@ class DenseMap:
         x0, y0 = v[:, :, 0, 0], v[:, :, 0, 1]
         c0 = o[:, 0] - m00 * x0 - m01 * y0
         c1 = o[:, 1] - m10 * x0 - m11 * y0
+        # A triangle none of whose corners moved maps onto itself exactly: the float inverse
+        # above is only within ~1e-5 px of the identity, which rounded a pixel of a neutral
+        # frame differently on the OpenCV and torch paths (neutral must give the portrait).
+        still = (disp[:, self.tri_src] == 0).flatten(2).all(-1)   # (B, T)
+        for value, m in ((1.0, m00), (0.0, m01), (0.0, c0), (0.0, m10), (1.0, m11), (0.0, c1)):
+            m.masked_fill_(still, value)
         coeff = torch.stack((m00, m01, c0, m10, m11, c1)).view(6, b * self.tri_src.shape[0])
         return coeff, flipped
 
@@ -376,9 +381,10 @@ class _CellTable:
     """A grid of `step` px cells over the frame: per cell centre its triangle's vertices and
     barycentric weights (n, 3)."""
 
-    def __init__(self, tri: Delaunay, h: int, w: int, step: int, device: torch.device) -> None:
+    def __init__(self, tri: Triangulation, h: int, w: int, step: int, device: torch.device
+                 ) -> None:
         self.h, self.w, self.step = h, w, step
-        verts, bary = _barycentric(tri, _cell_centres(h, w, step))
+        verts, bary = _barycentric(tri, h, w, step)
         self.verts = torch.as_tensor(verts, dtype=torch.int64, device=device)
         self.weights = torch.as_tensor(bary, dtype=torch.float32, device=device)
 
@@ -453,18 +459,16 @@ def _cell_centres(h: int, w: int, step: int) -> np.ndarray:
     return np.column_stack([gx.ravel(), gy.ravel()])
 
 
-def _barycentric(tri: Delaunay, cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per cell centre its triangle's vertices (n, 3) and clipped barycentric weights (n, 3)."""
-    simplex = tri.find_simplex(cells)
+def _barycentric(tri: Triangulation, h: int, w: int, step: int
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Per cell centre of an (h, w) grid of `step` px cells its triangle's vertices (n, 3) and
+    clipped barycentric weights (n, 3)."""
+    simplex = tri.locate_grid(h, w, step)
     missing = simplex < 0
+    cells = _cell_centres(h, w, step)
     if missing.any():  # outside the hull (the frame's margins): nearest triangle
-        # a k-d tree: the dense cells x triangles distances took ~1 s of the start-up
-        cents = tri.points[tri.simplices].mean(axis=1)
-        simplex[missing] = cKDTree(cents).query(cells[missing])[1]
-    trans = tri.transform[simplex]
-    bary2 = np.einsum("nij,nj->ni", trans[:, :2], cells - trans[:, 2])
-    bary = np.column_stack([bary2, 1.0 - bary2.sum(axis=1)])
-    bary = np.clip(bary, 0.0, None)
+        simplex[missing] = tri.nearest(cells[missing])
+    bary = np.clip(tri.barycentric(simplex, cells), 0.0, None)
     bary /= bary.sum(axis=1, keepdims=True)
     return tri.simplices[simplex], bary
 
