@@ -303,12 +303,6 @@ class DenseMap:
         x0, y0 = v[:, :, 0, 0], v[:, :, 0, 1]
         c0 = o[:, 0] - m00 * x0 - m01 * y0
         c1 = o[:, 1] - m10 * x0 - m11 * y0
-        # A triangle none of whose corners moved maps onto itself exactly: the float inverse
-        # above is only within ~1e-5 px of the identity, which rounded a pixel of a neutral
-        # frame differently on the OpenCV and torch paths (neutral must give the portrait).
-        still = (disp[:, self.tri_src] == 0).flatten(2).all(-1)   # (B, T)
-        for value, m in ((1.0, m00), (0.0, m01), (0.0, c0), (0.0, m10), (1.0, m11), (0.0, c1)):
-            m.masked_fill_(still, value)
         coeff = torch.stack((m00, m01, c0, m10, m11, c1)).view(6, b * self.tri_src.shape[0])
         return coeff, flipped
 
