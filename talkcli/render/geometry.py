@@ -14,6 +14,7 @@ by `head_weight` (1 on the head, falling off down the neck, 0 on the body and th
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -683,11 +684,21 @@ def _blink(mc: np.ndarray, side: str, lower_only: bool = False) -> np.ndarray:
 
 def _mesh_neighbours(mc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Directed edges (E, 2) of the 2-D Delaunay triangulation of the canonical mesh, and the
-    degree of every point."""
+    degree of every point. One portrait's build asks six times for the same mesh (blinks,
+    expressions): triangulated once."""
+    xy = np.ascontiguousarray(mc[:, :2], np.float64)
+    return _neighbours_of(xy.tobytes(), len(xy))
+
+
+@functools.lru_cache(maxsize=4)
+def _neighbours_of(xy_bytes: bytes, n: int) -> tuple[np.ndarray, np.ndarray]:
+    mc = np.frombuffer(xy_bytes, np.float64).reshape(n, 2)
     simplices = delaunay(mc)
     e = np.concatenate([simplices[:, [0, 1]], simplices[:, [1, 2]], simplices[:, [2, 0]]])
     e = np.unique(np.concatenate([e, e[:, ::-1]]), axis=0)
-    return e, np.bincount(e[:, 0], minlength=len(mc)).astype(np.float64)
+    deg = np.bincount(e[:, 0], minlength=len(mc)).astype(np.float64)
+    e.flags.writeable = deg.flags.writeable = False  # shared by the cache's callers
+    return e, deg
 
 
 def _relax(d: np.ndarray, mc: np.ndarray, fixed: list[int], iters: int) -> np.ndarray:
