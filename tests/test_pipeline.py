@@ -18,7 +18,13 @@ import soundfile as sf
 
 from talkcli.errors import EnvironmentProblem, InvalidInputError, UsageError
 from talkcli.motion.latent import CHANNELS, MotionTrack, index, neutral
-from talkcli.pipeline import RenderRequest, conform_track, rechunk, render_video
+from talkcli.pipeline import (
+    FIRST_CHUNK_FRAMES,
+    RenderRequest,
+    conform_track,
+    rechunk,
+    render_video,
+)
 from talkcli.timing import frame_count
 from talkcli.video import ffmpeg_bin
 from talkcli.video.probe import probe
@@ -94,7 +100,8 @@ def test_chunks_progress_and_result(tmp_path: Path, fake_renderer: type[FakeRend
     assert result.frames == total and result.output == out
     assert (result.width, result.height, result.device) == (64, 64, "cpu")
     renderer = fake_renderer.instances[0]
-    assert renderer.batches[0] == 8 and max(renderer.batches) == 16  # small first batch
+    assert renderer.batches[0] == FIRST_CHUNK_FRAMES < 16  # small first batch
+    assert max(renderer.batches) == 16
     assert sum(renderer.batches) == total
     assert calls[0] == (0, total) and calls[-1] == (total, total)
     assert [d for d, _ in calls] == sorted(d for d, _ in calls)
