@@ -5,6 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
 .PHONY: install demo test test-fast lint bench bench-motion bench-render bench-render-quick \
+	bench-render-device \
 	bench-realism bench-mouth bench-stream bench-provenance bench-batch clean fuzz system-ffmpeg \
 	bytecode
 
@@ -58,7 +59,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check talkcli tests bench scripts
 	$(VENV)/bin/mypy talkcli
 
-bench: bench-motion bench-render bench-realism bench-mouth bench-stream bench-provenance bench-batch
+bench: bench-motion bench-render bench-render-device bench-realism bench-mouth bench-stream bench-provenance bench-batch
 
 # The lip benchmark needs espeak-ng (phone timings); it skips itself cleanly without it.
 bench-motion: bytecode
@@ -87,6 +88,14 @@ bench-stream: bytecode
 # the quick one: 20 s and 60 s at 512², 20 s at the other sizes.
 bench-render: bytecode
 	$(PY) bench/render_speed.py
+
+# The renderer alone, per device, from a rig and motion prepared here (bench/.device-inputs:
+# two small .npz files). `run` needs only numpy, torch and OpenCV, so the folder can travel to
+# a CUDA machine that lacks the other wheels: `python3 bench/render_device.py run DIR`.
+DEVICE_INPUTS := bench/.device-inputs
+bench-render-device: bytecode
+	$(PY) bench/render_device.py prepare $(DEVICE_INPUTS)
+	$(PY) bench/render_device.py run $(DEVICE_INPUTS)
 
 bench-render-quick: bytecode
 	$(PY) bench/render_speed.py --quick --output bench/results/render_quick.json
