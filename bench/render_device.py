@@ -55,24 +55,15 @@ def load_rig(path: Path) -> Any:
     from talkcli.face.rig import FaceRig, HeadPose
 
     with np.load(path, allow_pickle=False) as data:
-        arrays = {k: data[k] for k in data.files}
-    pose = HeadPose(**{f.name: _plain(arrays.pop(f"pose.{f.name}"), f.type)
-                       for f in dataclasses.fields(HeadPose)})
-    fields = {f.name: _plain(arrays[f.name], f.type) for f in dataclasses.fields(FaceRig)
-              if f.name != "pose" and f.name in arrays}
-    return FaceRig(pose=pose, **fields)
+        arrays = {k: _plain(data[k]) for k in data.files}
+    pose = HeadPose(**{f.name: arrays.pop(f"pose.{f.name}") for f in dataclasses.fields(HeadPose)})
+    arrays["box"] = tuple(float(v) for v in arrays["box"])   # the one tuple field
+    return FaceRig(pose=pose, **arrays)
 
 
-def _plain(value: np.ndarray, annotation: Any) -> Any:
-    """Back from a saved array to the field's own type (a float, an int, a tuple, an array)."""
-    kind = str(annotation)
-    if kind == "float":
-        return float(value)
-    if kind == "int":
-        return int(value)
-    if kind.startswith("tuple"):
-        return tuple(float(v) for v in value)
-    return value
+def _plain(value: np.ndarray) -> Any:
+    """A saved scalar back as a Python float or int; arrays stay arrays."""
+    return value.item() if value.ndim == 0 else value
 
 
 def prepare(directory: Path) -> None:
